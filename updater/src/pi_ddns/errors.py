@@ -1,0 +1,61 @@
+"""One error hierarchy; each error carries its sysexits.h exit code."""
+
+from __future__ import annotations
+
+# sysexits.h
+EX_OK = 0
+EX_USAGE = 64
+EX_DATAERR = 65
+EX_UNAVAILABLE = 69
+EX_SOFTWARE = 70
+EX_TEMPFAIL = 75
+EX_NOPERM = 77
+EX_CONFIG = 78
+
+
+class DdnsError(Exception):
+    """A known failure: logged once as one line, never as a traceback."""
+
+    exit_code = EX_SOFTWARE
+
+
+class ConfigError(DdnsError):
+    """Bad config or token: names the file, the key and the reason."""
+
+    exit_code = EX_CONFIG
+
+
+class ZoneNotFound(ConfigError):
+    """The configured zone is not visible to the token."""
+
+
+class DetectionError(DdnsError):
+    """No acceptable public address: nothing is changed."""
+
+    exit_code = EX_UNAVAILABLE
+
+
+class AuthError(DdnsError):
+    """The token is invalid or lacks a permission."""
+
+    exit_code = EX_NOPERM
+
+
+class TransientError(DdnsError):
+    """Network trouble, 429 or 5xx: the next timer run retries."""
+
+    exit_code = EX_TEMPFAIL
+
+
+class ConflictError(DdnsError):
+    """Cloudflare holds records a human must sort out (duplicates, CNAME, unowned)."""
+
+    exit_code = EX_DATAERR
+
+
+class RecordExists(TransientError):
+    """Create answered 81057/81058: the record appeared meanwhile; reconcile again."""
+
+
+class RecordGone(TransientError):
+    """A cached record id no longer exists (deleted in the dashboard)."""
