@@ -18,14 +18,16 @@ out=$1
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pipq=("$py" -m pip --disable-pip-version-check --quiet)
+# Keep stderr readable: drop pip's notes about configured-but-absent local indexes.
+quiet() { "$@" 2> >(grep -v '^WARNING: Location' >&2); }
 
 echo "wheelhouse: downloading the locked pure wheels" >&2
-"${pipq[@]}" download --no-deps --require-hashes --only-binary=:all: \
+quiet "${pipq[@]}" download --no-deps --require-hashes --only-binary=:all: \
   --platform any --implementation py --abi none --python-version 3.11 \
   -d "$tmp/wh" -r "$here/requirements.lock"
 
 echo "wheelhouse: building the pi-ddns wheel" >&2
-"${pipq[@]}" wheel --no-deps -w "$tmp/wh" "$here"
+quiet "${pipq[@]}" wheel --no-deps -w "$tmp/wh" "$here"
 
 wheel=$(cd "$tmp/wh" && ls pi_ddns-*-py3-none-any.whl)
 version=${wheel#pi_ddns-}; version=${version%%-*}
