@@ -1,0 +1,478 @@
+"""The TOML config and the API token, validated into frozen dataclasses.
+
+Every error names the file, the key and the reason: `FILE: ipv4.sources[1].url: reason`.
+Unknown keys are errors, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import stat
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pi_ddns import report
+from pi_ddns.errors import ConfigError
+
+DEFAULT_PATH = "/etc/pi-ddns/config.toml"
+TOKEN_CREDENTIAL = "cloudflare-token"
+TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class TraceSource:
+    url: str
+
+    @property
+    def label(self) -> str:
+        return f"trace {self.url}"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSource:
+    url: str
+
+    @property
+    def label(self) -> str:
+        return f"http {self.url}"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsSource:
+    server: Address
+    name: str
+    rrtype: str  # A, AAAA or TXT
+    rrclass: str  # IN or CH
+    port: int = 53
+
+    @property
+    def label(self) -> str:
+        return f"dns {self.name} {self.rrclass} {self.rrtype} @{self.server}"
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceSource:
+    name: str
+
+    @property
+    def label(self) -> str:
+        return f"interface {self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class CommandSource:
+    argv: tuple[str, ...]
+
+    @property
+    def label(self) -> str:
+        return f"command {self.argv[0]}"
+
+
+@dataclass(frozen=True, slots=True)
+class StaticSource:
+    address: Address
+
+    @property
+    def label(self) -> str:
+        return f"static {self.address}"
+
+
+Source = (TraceSource | HttpSource | DnsSource | InterfaceSource | CommandSource
+          | StaticSource)
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    version: int  # 4 or 6
+    enabled: bool
+    policy: str  # "first" or "agree"
+    agree: int
+    allow_nonglobal: bool
+    timeout: float
+    sources: tuple[Source, ...]
+
+    @property
+    def rtype(self) -> str:
+        return "A" if self.version == 4 else "AAAA"
+
+
+@dataclass(frozen=True, slots=True)
+class Cloudflare:
+    api_url: str = DEFAULT_API_URL
+    timeout: float = 10.0
+    retries: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    path: Path
+    zone: str
+    records: tuple[str, ...]
+    comment_marker: str
+    adopt: bool
+    ttl: int | None
+    proxied: bool | None
+    state_file: Path
+    max_cache_age: float
+    token_file: Path | None
+    healthcheck_url: str | None
+    cloudflare: Cloudflare
+    ipv4: Family
+    ipv6: Family
+    token: str | None = field(default=None, repr=False, compare=False)
+    token_origin: str | None = None  # where the token came from, for messages
+
+    @property
+    def families(self) -> tuple[Family, ...]:
+        return tuple(f for f in (self.ipv4, self.ipv6) if f.enabled)
+
+
+_DEFAULT_SOURCES: dict[int, list[dict[str, Any]]] = {
+    4: [
+        {"type": "trace", "url": "https://1.1.1.1/cdn-cgi/trace"},
+        {"type": "http", "url": "https://api.ipify.org"},
+    ],
+    6: [
+        {"type": "trace", "url": "https://[2606:4700:4700::1111]/cdn-cgi/trace"},
+        {"type": "http", "url": "https://api6.ipify.org"},
+    ],
+}
+
+# preset -> (name, rrtype per family, rrclass, server per family)
+_DNS_PRESETS: dict[str, tuple[str, dict[int, str], str, dict[int, str]]] = {
+    "opendns": (
+        "myip.opendns.com",
+        {4: "A", 6: "AAAA"},
+        "IN",
+        {4: "208.67.222.222", 6: "2620:119:35::35"},
+    ),
+    "cloudflare": (
+        "whoami.cloudflare",
+        {4: "TXT", 6: "TXT"},
+        "CH",
+        {4: "1.1.1.1", 6: "2606:4700:4700::1111"},
+    ),
+}
+
+_LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\Z")
+_IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}\Z")
+_ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+
+
+class _Table:
+    """One TOML table being read: remembers which keys were used, to reject the rest."""
+
+    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+        self.file = file
+        self.prefix = prefix
+        self.data = data
+        self.used: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def error(self, name: str, reason: str) -> ConfigError:
+        return ConfigError(f"{self.file}: {self.key(name)}: {reason}")
+
+    def raw(self, name: str) -> Any:
+        self.used.add(name)
+        return self.data.get(name)
+
+    def _typed(self, name: str, ok: type | tuple[type, ...], what: str) -> Any:
+        value = self.raw(name)
+        if value is not None and (isinstance(value, bool) != (ok is bool)
+                                  or not isinstance(value, ok)):
+            raise self.error(name, f"must be {what}, not {_kind(value)}")
+        return value
+
+    def opt_text(self, name: str) -> str | None:
+        value: str | None = self._typed(name, str, "a string")
+        if value is not None and (not value or value != value.strip()):
+            raise self.error(name, "must be non-empty, without surrounding spaces")
+        return value
+
+    def text(self, name: str, default: str) -> str:
+        value = self.opt_text(name)
+        return default if value is None else value
+
+    def req_text(self, name: str) -> str:
+        value = self.opt_text(name)
+        if value is None:
+            raise self.error(name, "is required")
+        return value
+
+    def opt_flag(self, name: str) -> bool | None:
+        value: bool | None = self._typed(name, bool, "true or false")
+        return value
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.opt_flag(name)
+        return default if value is None else value
+
+    def opt_integer(self, name: str, lo: int, hi: int) -> int | None:
+        value: int | None = self._typed(name, int, "an integer")
+        if value is not None and not lo <= value <= hi:
+            raise self.error(name, f"must be between {lo} and {hi}, not {value}")
+        return value
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        value = self.opt_integer(name, lo, hi)
+        return default if value is None else value
+
+    def num(self, name: str, default: float, lo: float, hi: float) -> float:
+        value = self._typed(name, (int, float), "a number")
+        if value is None:
+            return default
+        if not lo <= value <= hi:  # also rejects nan
+            raise self.error(name, f"must be between {lo:g} and {hi:g}, not {value}")
+        return float(value)
+
+    def table(self, name: str) -> _Table:
+        value = self.raw(name)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.error(name, f"must be a table, not {_kind(value)}")
+        return _Table(self.file, f"{self.key(name)}.", value)
+
+    def done(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key")
+
+
+def _kind(value: object) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a float", str: "a string",
+             list: "an array", dict: "a table"}
+    return names.get(type(value), type(value).__name__)
+
+
+def _dns_name(t: _Table, key: str, value: str) -> str:
+    name = value.lower().removesuffix(".")
+    if not name.isascii():
+        raise t.error(key, f"{value!r} is not ASCII; use the punycode (xn--) form")
+    labels = name.split(".")
+    if labels[0] == "*":  # a wildcard record
+        labels = labels[1:]
+    if len(name) > 253 or not labels or not all(_LABEL.match(label) for label in labels):
+        raise t.error(key, f"{value!r} is not a valid DNS name")
+    return name
+
+
+def _url(t: _Table, key: str, value: str) -> str:
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise t.error(key, f"{value!r} is not an http:// or https:// URL")
+    if parts.username or parts.password or parts.fragment:
+        raise t.error(key, "must not contain credentials or a #fragment")
+    if any(c.isspace() for c in value):
+        raise t.error(key, "must not contain whitespace")
+    return value
+
+
+def _address(t: _Table, key: str, value: str, version: int) -> Address:
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        raise t.error(key, f"{value!r} is not an IP address") from None
+    if version and address.version != version:
+        raise t.error(key, f"{value} is not an IPv{version} address")
+    return address
+
+
+def _source(t: _Table, version: int) -> Source:
+    kind = t.req_text("type")
+    source: Source
+    if kind in ("trace", "http"):
+        url = _url(t, "url", t.req_text("url"))
+        source = TraceSource(url) if kind == "trace" else HttpSource(url)
+    elif kind == "dns":
+        source = _dns_source(t, version)
+    elif kind == "interface":
+        name = t.req_text("name")
+        if not _IFNAME.match(name):
+            raise t.error("name", f"{name!r} is not an interface name")
+        source = InterfaceSource(name)
+    elif kind == "command":
+        argv = t.raw("argv")
+        if not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv):
+            raise t.error("argv", "must be a non-empty array of strings (no shell is used)")
+        if not argv[0]:
+            raise t.error("argv", "the program name is empty")
+        source = CommandSource(tuple(argv))
+    elif kind == "static":
+        source = StaticSource(_address(t, "address", t.req_text("address"), version))
+    else:
+        raise t.error("type", f"unknown source type {kind!r}; use trace, http, dns, interface, "
+                      "command or static")
+    t.done()
+    return source
+
+
+def _dns_source(t: _Table, version: int) -> DnsSource:
+    preset = t.opt_text("preset")
+    name, rrtype, rrclass, server = None, None, None, None
+    if preset is not None:
+        if preset not in _DNS_PRESETS:
+            raise t.error("preset", f"unknown preset {preset!r}; use opendns or cloudflare")
+        p_name, p_types, rrclass, p_servers = _DNS_PRESETS[preset]
+        name, rrtype, server = p_name, p_types[version], p_servers[version]
+    name = t.text("name", name) if name else t.req_text("name")
+    rrtype = t.text("rrtype", rrtype or ("A" if version == 4 else "AAAA"))
+    rrclass = t.text("rrclass", rrclass or "IN")
+    server = t.text("server", server) if server else t.req_text("server")
+    port = t.integer("port", 53, 1, 65535)
+    want = "A" if version == 4 else "AAAA"
+    if rrtype not in (want, "TXT"):
+        raise t.error("rrtype", f"must be {want} or TXT for IPv{version}, not {rrtype!r}")
+    if rrclass not in ("IN", "CH"):
+        raise t.error("rrclass", f"must be IN or CH, not {rrclass!r}")
+    return DnsSource(_address(t, "server", server, 0), _dns_name(t, "name", name), rrtype,
+                     rrclass, port)
+
+
+def _family(top: _Table, version: int) -> Family:
+    t = top.table(f"ipv{version}")
+    enabled = t.flag("enabled", version == 4)
+    policy = t.text("policy", "first")
+    if policy not in ("first", "agree"):
+        raise t.error("policy", f"must be \"first\" or \"agree\", not {policy!r}")
+    agree = t.integer("agree", 2, 1, 16)
+    allow_nonglobal = t.flag("allow_nonglobal", False)
+    timeout = t.num("timeout", 5.0, 0.1, 120.0)
+    raw = t.raw("sources")
+    if raw is None:
+        raw = _DEFAULT_SOURCES[version]
+    if not isinstance(raw, list) or not raw:
+        raise t.error("sources", "must be a non-empty array of tables")
+    sources = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise t.error(f"sources[{i}]", f"must be a table, not {_kind(item)}")
+        sources.append(_source(_Table(t.file, f"{t.key('sources')}[{i}].", item), version))
+    if policy == "agree" and agree is not None and agree > len(sources):
+        raise t.error("agree", f"is {agree} but there are only {len(sources)} sources")
+    t.done()
+    return Family(version, enabled, policy, agree, allow_nonglobal, timeout,
+                  tuple(sources))
+
+
+def parse(text: str, file: Path) -> Config:
+    """Validate the TOML text of `file` (no token lookup)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{file}: invalid TOML: {e}") from None
+    top = _Table(file, "", data)
+    zone = _dns_name(top, "zone", top.req_text("zone"))
+    raw_records = top.raw("records")
+    if not isinstance(raw_records, list) or not raw_records:
+        raise top.error("records", "must be a non-empty array of names")
+    records: list[str] = []
+    for i, value in enumerate(raw_records):
+        key = f"records[{i}]"
+        if not isinstance(value, str):
+            raise top.error(key, f"must be a string, not {_kind(value)}")
+        name = _dns_name(top, key, value)
+        if name != zone and not name.endswith("." + zone):
+            raise top.error(key, f"{name!r} is not inside the zone {zone!r}")
+        if name in records:
+            raise top.error(key, f"{name!r} is listed twice")
+        records.append(name)
+    marker = top.text("comment_marker", "managed-by: pi-ddns")
+    if len(marker) > 100 or not marker.isprintable():
+        raise top.error("comment_marker", "must be printable and at most 100 characters")
+    adopt = top.flag("adopt", False)
+    ttl = top.opt_integer("ttl", 1, 86400)
+    if ttl is not None and 1 < ttl < 30:
+        raise top.error("ttl", f"must be 1 (automatic) or 30..86400, not {ttl}")
+    proxied = top.opt_flag("proxied")
+    state_file = Path(top.text("state_file", "/var/lib/pi-ddns/state.json"))
+    max_cache_age = top.num("max_cache_age", 86400.0, 0.0, 30 * 86400.0)
+    token_file = top.opt_text("token_file")
+    healthcheck = top.opt_text("healthcheck_url")
+    if healthcheck is not None:
+        _url(top, "healthcheck_url", healthcheck)
+    cf = top.table("cloudflare")
+    api_url = _url(cf, "api_url", cf.text("api_url", DEFAULT_API_URL)).rstrip("/")
+    cloudflare = Cloudflare(api_url, cf.num("timeout", 10.0, 0.1, 300.0),
+                            cf.integer("retries", 1, 0, 10))
+    cf.done()
+    ipv4, ipv6 = _family(top, 4), _family(top, 6)
+    if not (ipv4.enabled or ipv6.enabled):
+        raise top.error("ipv4.enabled", "ipv4 and ipv6 are both disabled; enable at least one")
+    top.done()
+    return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
+                  max_cache_age, Path(token_file) if token_file else None, healthcheck,
+                  cloudflare, ipv4, ipv6)
+
+
+def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate the config, then find the token (None if there is none anywhere)."""
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
+        raise ConfigError(f"{file}: cannot read the config: {reason}") from None
+    config = parse(text, file)
+    env = os.environ if environ is None else environ
+    token, origin = find_token(config, env)
+    return replace(config, token=token, token_origin=origin)
+
+
+def find_token(config: Config, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """The token and where it came from, in the documented order; (None, None) if absent."""
+    candidates: list[Path] = []
+    if env.get("CREDENTIALS_DIRECTORY"):
+        candidates.append(Path(env["CREDENTIALS_DIRECTORY"]) / TOKEN_CREDENTIAL)
+    if config.token_file is not None:
+        candidates.append(config.token_file)
+    for path in candidates:
+        try:
+            raw = path.read_bytes()
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            continue
+        except OSError as e:
+            raise ConfigError(f"{path}: cannot read the token file: {e.strerror}") from None
+        if mode & (stat.S_IRGRP | stat.S_IROTH) and path == config.token_file:
+            report.warning(f"{path}: the token file is readable by group or others; "
+                           "chmod 0600 it")
+        return check_token(raw, str(path)), str(path)
+    if env.get(TOKEN_ENV) is not None:
+        origin = f"${TOKEN_ENV}"
+        return check_token(env[TOKEN_ENV].encode("utf-8", "replace"), origin), origin
+    return None, None
+
+
+def check_token(raw: bytes, origin: str) -> str:
+    """Reject the usual paste mistakes. Messages never contain the token itself."""
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{origin}: the token contains non-ASCII bytes") from None
+    token = text.removesuffix("\n").removesuffix("\r")
+    if not token.strip():
+        raise ConfigError(f"{origin}: the token is empty")
+    if token[0] in "\"'" or token[-1] in "\"'":
+        raise ConfigError(f"{origin}: the token is quoted; store only the token itself")
+    if _ENV_LINE.match(token):
+        raise ConfigError(f"{origin}: the token looks like a KEY=value line; store only the "
+                          "value")
+    if any(c.isspace() or not c.isprintable() for c in token):
+        raise ConfigError(f"{origin}: the token contains whitespace or control characters "
+                          "(more than one line?)")
+    return token
