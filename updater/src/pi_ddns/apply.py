@@ -28,6 +28,7 @@ _GONE_CODES = frozenset({81044})
 _BAD_ID_CODES = frozenset({7000, 7003})  # "Could not route ... object identifier is invalid"
 _GRANT = "Zone > Zone > Read and Zone > DNS > Edit"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_NOT_JSON = "the answer was not Cloudflare's JSON (an error page from a proxy or an outage?)"
 _T = TypeVar("_T")
 
 
@@ -44,6 +45,7 @@ class CloudflareApi:
         self._token = token
         self._timeout = timeout
         self._zones: dict[ZoneId, str] = {}
+        self._asked = ""
         self._client = cloudflare.Cloudflare(
             api_token=token, base_url=api_url, timeout=timeout, max_retries=retries
         )
@@ -56,6 +58,7 @@ class CloudflareApi:
 
     def zone_id(self, name: str) -> ZoneId:
         what = f"looking up zone {name}"
+        self._asked = name  # named in an auth error before any zone id is known
         page = self._call(what, lambda: self._client.zones.list(name=name, per_page=50))
         zones = _page_items(page, what)
         for zone in zones:
@@ -139,8 +142,8 @@ class CloudflareApi:
         answer = self._call(
             what, lambda: self._client.patch(path, body=body, cast_to=object), record=True
         )
-        if not isinstance(answer, dict):
-            _bad_answer(what)
+        if not isinstance(answer, dict):  # the SDK hands back the text of a non-JSON body
+            raise errors.TransientError(f"Cloudflare API: {what}: {_NOT_JSON}")
         return _record(answer.get("result"), what)
 
     # ---- the boundary ------------------------------------------------------------------
@@ -158,8 +161,7 @@ class CloudflareApi:
             # A 200 with an HTML body or broken JSON: the SDK returns the text where a model
             # was expected (AttributeError/TypeError) or json raises (JSONDecodeError).
             raise errors.TransientError(
-                f"Cloudflare API: {what}: the answer was not Cloudflare's JSON "
-                f"({type(err).__name__}); an error page from a proxy or an outage?"
+                f"Cloudflare API: {what}: {_NOT_JSON} ({type(err).__name__})"
             ) from None
 
     def _mapped(  # noqa: PLR0911 -- one return per mapped case reads best
@@ -179,7 +181,7 @@ class CloudflareApi:
         codes = {e.code for e in err.errors if isinstance(getattr(e, "code", None), int)}
         detail = f"HTTP {status}{self._detail(err)}"
         if status in (401, 403) or codes & _AUTH_CODES:
-            zone = ", ".join(sorted(set(self._zones.values()))) or "the zone"
+            zone = ", ".join(sorted({*self._zones.values(), self._asked} - {""})) or "the zone"
             return errors.AuthError(
                 f"{prefix}: the API token was refused ({detail}); create or fix a token with "
                 f"{_GRANT} permissions for {zone}"
