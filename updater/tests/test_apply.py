@@ -427,3 +427,62 @@ def test_the_configured_timeout_and_retries_reach_the_client(fake: FakeCloudflar
     assert client.max_retries == 0
     assert client.timeout == 3.5
     assert str(client.base_url).rstrip("/") == fake.api_url
+
+
+GOOD = {
+    "id": "a" * 32,
+    "name": NAME,
+    "type": "A",
+    "content": IP2,
+    "ttl": 1,
+    "proxied": False,
+    "comment": MARKER,
+    "tags": [],
+}
+BROKEN = {
+    "no id": {**GOOD, "id": None},
+    "ttl text": {**GOOD, "ttl": "300"},
+    "ttl bool": {**GOOD, "ttl": True},
+    "proxied text": {**GOOD, "proxied": "yes"},
+    "comment number": {**GOOD, "comment": 7},
+    "tags text": {**GOOD, "tags": "a:b"},
+    "no record": None,
+}
+
+
+# The SDK's models coerce a text or bool TTL on the list path; the raw PATCH path refuses it.
+MALFORMED = [
+    (case, call)
+    for case in BROKEN
+    for call in ("list", "update")
+    if not (case.startswith("ttl") and call == "list")
+]
+
+
+@pytest.mark.parametrize(("case", "call"), MALFORMED)
+def test_malformed_records_are_refused(
+    fake: FakeCloudflare, api: CloudflareApi, zid: ZoneId, case: str, call: str
+) -> None:
+    import json
+
+    rec = BROKEN[case]
+    method, path, fn = CALLS[call]
+    body = {
+        "success": True,
+        "errors": [],
+        "messages": [],
+        "result": [rec] if call == "list" else rec,
+    }
+    fake.add_fault(
+        method=method, path=path, status=200, body=json.dumps(body), content_type="application/json"
+    )
+    with pytest.raises(errors.TransientError, match="no valid record data"):
+        fn(api, zid, seed(fake))
+
+
+def test_a_malformed_zone_id_is_refused_without_a_request(
+    fake: FakeCloudflare, api: CloudflareApi
+) -> None:
+    with pytest.raises(errors.DdnsError, match="not a valid zone id"):
+        api.list_records(ZoneId("zones/../x"), NAME, "A")
+    assert fake.requests() == []
