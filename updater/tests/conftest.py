@@ -153,7 +153,7 @@ class Env:
         """The API request log as "METHOD path" strings."""
         return [f"{r['method']} {r['path']}" for r in self.fake.requests()]
 
-    def records(self, type: str | None = None) -> list[dict[str, Any]]:  # noqa: A002
+    def records(self, type: str | None = None) -> list[dict[str, Any]]:
         return self.fake.records(name=NAME, type=type)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import time
-from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from pi_ddns import __version__, cfranges
@@ -65,8 +65,7 @@ class SourceError(Exception):
     """One source gave no usable answer; the message says why (never the raw answer at length)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Detected:
+class Detected(NamedTuple):
     version: int
     address: Address
     source: str  # the label of the source that answered

@@ -11,38 +11,39 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pi_ddns import report
 
 VERSION = 1
 
 
-@dataclass(slots=True)
-class Cached:
+class Cached(NamedTuple):
     id: str
     content: str
     changed_at: str
     seen_at: str
 
 
-@dataclass(slots=True)
-class LastRun:
+class LastRun(NamedTuple):
     at: str
     exit_code: int
     message: str
 
 
-@dataclass(slots=True)
 class State:
-    zone_name: str | None = None
-    zone_id: str | None = None
-    records: dict[str, Cached] = field(default_factory=dict)
-    last_reconcile: str | None = None
-    last_run: LastRun | None = None
+    """The mutable cache of one run (plain slotted class: no dataclasses on the hot path)."""
+
+    __slots__ = ("last_reconcile", "last_run", "records", "zone_id", "zone_name")
+
+    def __init__(self) -> None:
+        self.zone_name: str | None = None
+        self.zone_id: str | None = None
+        self.records: dict[str, Cached] = {}
+        self.last_reconcile: str | None = None
+        self.last_run: LastRun | None = None
 
 
 def iso(t: float) -> str:
