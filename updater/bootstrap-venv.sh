@@ -11,6 +11,9 @@ py=${PYTHON:-$(command -v python3.11 || command -v python3)}
 venv=$here/.venv
 wh=$here/.venv/wheelhouse
 stamp=$venv/.bootstrap-stamp
+# Concurrent callers (test scripts, CI, a human) take turns: lock on this script itself.
+exec 9<"$0"
+flock 9
 quiet() { "$@" 2> >(grep -v '^WARNING: Location' >&2) >/dev/null; }
 
 want=$(cat "$here/requirements.lock" "$here/requirements-test.txt" "$here/pyproject.toml" | sha256sum)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+import subprocess
+import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import metadata
@@ -101,3 +103,51 @@ def test_test_requirements_are_pinned() -> None:
     assert reqs
     for req in reqs:
         assert [s.operator for s in req.specifier] == ["=="], str(req)
+
+
+@pytest.mark.parametrize(
+    ("platform", "python"),
+    [
+        ("linux_armv6l", "3.11"),
+        ("linux_armv7l", "3.11"),
+        ("manylinux2014_aarch64", "3.13"),
+        ("manylinux2014_x86_64", "3.11"),
+    ],
+)
+def test_the_locked_wheels_resolve_offline_for_every_pi(
+    platform: str, python: str, tmp_path: Path
+) -> None:
+    """pip, told it is a Pi 1 (armv6l) etc., finds the whole locked set in the pure wheelhouse
+    with no index: nothing platform-specific is needed anywhere."""
+    if not WHEELHOUSE.is_dir():
+        pytest.skip("no updater/.venv/wheelhouse (run updater/bootstrap-venv.sh)")
+    abi = "cp" + python.replace(".", "")
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--isolated",
+        "--no-index",
+        "--find-links",
+        str(WHEELHOUSE),
+        "--only-binary=:all:",
+        "--platform",
+        platform,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        "--python-version",
+        python,
+        "--require-hashes",
+        "-r",
+        str(LOCK),
+        "-d",
+        str(tmp_path),
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        e.file for e in lock_entries().values()
+    )
