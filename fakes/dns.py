@@ -102,11 +102,9 @@ class DnsResponder:
 
         self.server = (_Udp6 if ":" in host else _Udp)((host, port), Handler)
         self.port: int = self.server.server_address[1]
-        self._thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), name="fake-dns",
-                                        daemon=True)
 
-    def start(self) -> DnsResponder:
-        self._thread.start()
+    def start(self, poll: float = 0.5) -> DnsResponder:
+        threading.Thread(target=self.server.serve_forever, args=(poll,), name="fake-dns", daemon=True).start()
         return self
 
     def stop(self) -> None:

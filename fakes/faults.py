@@ -82,7 +82,11 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
     if unknown:
         raise ValueError(f"unknown fault keys: {sorted(unknown)}; known: {sorted(known)}")
     fault = Fault(**data)
-    re.compile(fault.path)
+    try:
+        re.compile(fault.path)
+        re.compile(fault.method if fault.method not in ("*", "") else "")
+    except re.error as err:
+        raise ValueError(f"bad regex in fault rule: {err}") from None
     return fault
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
@@ -68,6 +69,9 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_raw(404, {"Content-Type": "text/plain"}, b"not found\n")
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (timeout tests): nothing to answer
+        except Exception as err:  # noqa: BLE001 - a bug in the fake must show, not drop the connection
+            traceback.print_exc()
+            self._send_raw(500, {"Content-Type": "text/plain"}, f"fake error: {err!r}\n".encode())
 
     # ---- API ----------------------------------------------------------------------------
     def _api(self, method: str, path: str, query: dict[str, str], raw: bytes) -> None:

@@ -67,6 +67,7 @@ class FakeCloudflare:
         self.dns: DnsResponder | None = None
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.poll = 0.02  # serve_forever's poll interval: stop() waits up to this long; the CLI uses 0.2
 
     # ---- life cycle ---------------------------------------------------------------------
     def start(self) -> Self:
@@ -75,12 +76,11 @@ class FakeCloudflare:
         self.httpd.daemon_threads = True
         self.httpd.fake = self  # type: ignore[attr-defined]
         self.port = self.httpd.server_address[1]
-        # a short poll interval makes stop() quick
-        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(0.05,), name="fake-http",
+        self._thread = threading.Thread(target=self.httpd.serve_forever, args=(self.poll,), name="fake-http",
                                         daemon=True)
         self._thread.start()
         if self._dns_port_wanted is not None:
-            self.dns = DnsResponder(self, self.host, self._dns_port_wanted).start()
+            self.dns = DnsResponder(self, self.host, self._dns_port_wanted).start(self.poll)
         return self
 
     def stop(self) -> None:
