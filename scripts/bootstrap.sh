@@ -7,7 +7,7 @@
 #   3. updater/.venv: the updater's locked runtime set + its test tools (updater/bootstrap-venv.sh)
 #   4. the cached Debian bookworm rootfs for the "Pi" instances (~/.cache/pi-nspawn)
 #
-# Environment: PYTHON (default /usr/bin/python3, Debian's 3.11), SKIP_IMAGE=1 to skip step 4.
+# Environment: PYTHON for .venv (default /usr/bin/python3, Debian's 3.11), SKIP_IMAGE=1 to skip step 4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -53,8 +53,10 @@ else
     echo "$want" >"$VENV/.bootstrap-stamp"
 fi
 
-if [ -x updater/bootstrap-venv.sh ] || [ -f updater/bootstrap-venv.sh ]; then
-    step "[3/4] updater venv: $(PYTHON=${UPDATER_PYTHON:-$PYTHON} bash updater/bootstrap-venv.sh | tail -1)"
+if [ -f updater/bootstrap-venv.sh ]; then
+    # The updater's own script picks its interpreter (python3.11 on PATH); it skips when up to date.
+    out=$(bash updater/bootstrap-venv.sh 2>&1) || { printf '%s\n' "$out" >&2; die "updater/bootstrap-venv.sh failed"; }
+    step "[3/4] updater venv: ${out##*$'\n'}"
 else
     step "[3/4] updater venv: updater/bootstrap-venv.sh missing, skipped"
 fi

@@ -1,0 +1,29 @@
+# Two commands on a fresh Debian 12 machine, as root: `make demo` and `make test`.
+# Each does its own set-up first (scripts/bootstrap.sh: Debian packages, venvs, cached rootfs).
+.PHONY: help test demo bootstrap lint unit molecule figures clean
+
+help:
+	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
+	@echo "make test       every test: lint, unit tests, every Molecule scenario"
+	@echo "make lint | unit | molecule   one group of make test"
+	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
+	@echo "make bootstrap  only the set-up"
+	@echo "make clean      remove leftover test instances"
+
+test:
+	scripts/test.sh
+
+demo:
+	scripts/demo.sh
+
+bootstrap:
+	scripts/bootstrap.sh
+
+lint unit molecule:
+	scripts/test.sh $@
+
+figures:
+	scripts/measure.sh
+
+clean:
+	scripts/pi-nspawn.sh sweep

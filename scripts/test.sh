@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# Every test of the project, as `make test` runs it (and CI, through .ci/run):
+#   lint      yamllint, ansible-lint --profile production, ansible-playbook --syntax-check,
+#             ruff + mypy --strict (updater/src), shellcheck (scripts)
+#   unit      the fakes' tests, the role's spec test, the updater's tests
+#   molecule  every Molecule scenario on a booted Debian "Pi" (default, reprovision, check, absent)
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh lint unit       some groups
+#   scripts/test.sh molecule:check  one scenario
+#
+# Every step runs even when an earlier one failed; the exit code is 1 if any failed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+SCENARIOS=(default reprovision check absent)
+
+[ "${SKIP_BOOTSTRAP:-0}" = 1 ] || scripts/bootstrap.sh
+export PATH="$root/.venv/bin:$PATH"
+export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+UPY=$root/updater/.venv/bin/python
+
+passed=() failed=()
+t_all=$SECONDS
+step() {
+    # step NAME CMD...: run one step, streaming its output, and record the result.
+    local name=$1 t0=$SECONDS rc=0; shift
+    printf '\n==> test: %s\n' "$name"
+    "$@" || rc=$?
+    if [ "$rc" = 0 ]; then
+        passed+=("$name"); printf '<== test: %s: ok (%ss)\n' "$name" $((SECONDS - t0))
+    else
+        failed+=("$name"); printf '<== test: %s: FAILED, exit %s (%ss)\n' "$name" "$rc" $((SECONDS - t0))
+    fi
+}
+
+syntax_check() {
+    local pb rc=0
+    for pb in playbooks/*.yml; do
+        ansible-playbook --syntax-check -i localhost, "$pb" || rc=1
+    done
+    return $rc
+}
+updater_static() {
+    [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
+    (cd updater && "$UPY" -m ruff check src && "$UPY" -m mypy --strict src)
+}
+shell_lint() {
+    command -v shellcheck >/dev/null || { echo "shellcheck not installed, skipped"; return 0; }
+    shellcheck scripts/*.sh .ci/run
+}
+pytest_in() {
+    # pytest_in PYTHON DIR [ARGS...]: run a test directory; "no tests" (exit 5) is a failure too.
+    local py=$1 dir=$2; shift 2
+    [ -x "$py" ] || { echo "$py missing"; return 1; }
+    "$py" -m pytest -p no:cacheprovider -q -ra "$@" "$dir"
+}
+scenario() {
+    local s=$1
+    scripts/pi-nspawn.sh sweep      # dead instances left by an aborted run
+    molecule reset -s "$s" >/dev/null 2>&1 || true   # stale ~/.ansible/tmp/molecule.* state
+    molecule test -s "$s"
+}
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(lint unit molecule)
+for g in "${groups[@]}"; do
+    case $g in
+        lint)
+            step "yamllint" yamllint --strict .
+            step "ansible-lint --profile production" ansible-lint --profile production
+            step "ansible-playbook --syntax-check" syntax_check
+            step "ruff + mypy --strict (updater/src)" updater_static
+            step "shellcheck" shell_lint
+            ;;
+        unit)
+            step "fakes/tests" pytest_in "$root/.venv/bin/python" fakes/tests
+            step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
+            step "updater/tests" pytest_in "$UPY" updater/tests
+            ;;
+        molecule)
+            for s in "${SCENARIOS[@]}"; do step "molecule $s" scenario "$s"; done
+            ;;
+        molecule:*)
+            step "molecule ${g#molecule:}" scenario "${g#molecule:}"
+            ;;
+        *) echo "unknown group $g (lint, unit, molecule, molecule:SCENARIO)" >&2; exit 2 ;;
+    esac
+done
+
+t=$((SECONDS - t_all))
+printf '\n==> test: %d steps ok, %d failed, in %dm%02ds\n' "${#passed[@]}" "${#failed[@]}" $((t / 60)) $((t % 60))
+for f in "${failed[@]}"; do printf '    FAILED: %s\n' "$f"; done
+[ ${#failed[@]} = 0 ]
