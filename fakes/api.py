@@ -21,10 +21,16 @@ _NAME_FILTERS = ("name", "name.exact", "name.contains", "name.startswith", "name
 
 
 def handle(state: CloudflareState, method: str, path: str, query: dict[str, str], body: Any,  # noqa: PLR0917
-           auth: str | None) -> tuple[int, Json]:
-    """Answer one API call; `path` is relative to /client/v4.  Mutates `state`."""
+           auth: str | None, legacy_auth: bool = False) -> tuple[int, Json]:
+    """Answer one API call; `path` is relative to /client/v4.  Mutates `state`.
+    `legacy_auth`: X-Auth-Key/X-Auth-Email were sent; the fake knows no global API key, so they
+    fail the way a stray CLOUDFLARE_API_KEY does against the real API."""
     parts = [p for p in path.split("/") if p]
     try:
+        if legacy_auth:
+            raise ApiError(400, 6003, "Invalid request headers",
+                           (6102, "Invalid format for X-Auth-Email header"),
+                           (6103, "Invalid format for X-Auth-Key header"))
         if parts == ["zones"]:
             _allow(method, "GET")
             return 200, list_zones(state, query, auth)

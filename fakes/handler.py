@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 _VERBOSE = bool(os.environ.get("FAKES_VERBOSE"))
 INVALID_JSON = object()  # a body that is not JSON
+_AUTH_HEADERS = ("Authorization", "X-Auth-Key", "X-Auth-Email", "X-Auth-User-Service-Key")
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -85,8 +86,10 @@ class Handler(BaseHTTPRequestHandler):
             "body": None if body is INVALID_JSON else body, "raw_body": raw.decode("utf-8", "replace")
             if body is INVALID_JSON else None, "status": None, "fault": None,
             "token": "<redacted>" if auth else None, "token_known": token in fake.state.tokens,
-            "time": fake.now(),
+            "time": fake.now(), "user_agent": self.headers.get("User-Agent"),
+            "auth_headers": [h for h in _AUTH_HEADERS if h in self.headers],
         }
+        legacy = "X-Auth-Key" in self.headers or "X-Auth-Email" in self.headers
         with fake.lock:
             fake.request_log.append(entry)
             if fake.spec is not None:
@@ -108,7 +111,7 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_raw(*canned)
                 return
         with fake.lock:
-            status, payload = api.handle(fake.state, method, rel, query, body, auth)
+            status, payload = api.handle(fake.state, method, rel, query, body, auth, legacy)
             if method != "GET" and status == 200:
                 fake.save()
             if fake.spec is not None:
@@ -146,7 +149,8 @@ class Handler(BaseHTTPRequestHandler):
         if ov is not None:
             fake.sleep(ov.delay)
             if ov.redirect:
-                self._send_raw(302, {"Location": ov.redirect, "Content-Type": "text/plain"}, b"")
+                code = ov.status if 300 <= ov.status < 400 else 302
+                self._send_raw(code, {"Location": ov.redirect, "Content-Type": "text/plain"}, b"")
                 return
             status = ov.status
             text = ov.body if ov.body is not None else text

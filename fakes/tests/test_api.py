@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.error
+import urllib.request
 from typing import Any
 
 import pytest
@@ -260,3 +263,14 @@ def test_request_log_counts_and_redacts(fake: FakeCloudflare) -> None:
     assert fake.requests(path=r"/zones$")[0]["query"] == {"name": "example.com"}
     fake.clear_requests()
     assert fake.requests() == []
+
+
+def test_a_stray_global_api_key_breaks_auth(fake: FakeCloudflare) -> None:
+    """The SDK adds X-Auth-Key/X-Auth-Email when CLOUDFLARE_API_KEY/EMAIL are set."""
+    req = urllib.request.Request(f"{fake.api_url}/zones", headers={
+        "Authorization": "Bearer test-token-0123456789abcdef", "X-Auth-Key": "k", "X-Auth-Email": "e@x"})
+    with pytest.raises(urllib.error.HTTPError) as exc:
+        urllib.request.urlopen(req, timeout=5)
+    assert exc.value.code == 400
+    assert json.loads(exc.value.read())["errors"][0]["code"] == 6003
+    assert fake.requests()[0]["auth_headers"] == ["Authorization", "X-Auth-Key", "X-Auth-Email"]
