@@ -486,3 +486,18 @@ def test_a_malformed_zone_id_is_refused_without_a_request(
     with pytest.raises(errors.DdnsError, match="not a valid zone id"):
         api.list_records(ZoneId("zones/../x"), NAME, "A")
     assert fake.requests() == []
+
+
+def test_every_call_matches_the_official_openapi_spec(
+    fake: FakeCloudflare, api: CloudflareApi
+) -> None:
+    """The fake checks each request and answer against ../shared/cloudflare/dns-openapi.json."""
+    if fake.spec is None:
+        pytest.skip("the trimmed official spec (../shared/cloudflare/dns-openapi.json) is absent")
+    zone_id = api.zone_id(ZONE)
+    api.list_records(zone_id, NAME, None)
+    api.list_records(zone_id, NAME, "A")
+    rec = api.create_record(zone_id, NAME, "A", IP1, comment=MARKER, ttl=300, proxied=False)
+    api.update_record(zone_id, rec.id, content=IP2, comment=MARKER, ttl=1, proxied=False)
+    assert len(fake.requests()) == 5
+    assert fake.spec_violations == []
