@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from conftest import IP1, IP2, IP6_1, MARKER, NAME
 
+from conftest import IP1, IP2, IP6_1, MARKER, NAME
 from pi_ddns.decide import Create, Noop, Record, RecordId, Update, Wanted, decide, describe
 from pi_ddns.errors import EX_DATAERR, ConflictError
 

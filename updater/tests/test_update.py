@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 import pytest
-from conftest import IP1, IP2, IP3, IP6_1, IP6_2, MARKER, NAME, TOKEN, ZONE, Env
 
+from conftest import IP1, IP2, IP3, IP6_1, IP6_2, MARKER, NAME, TOKEN, ZONE, Env
 from pi_ddns.errors import EX_DATAERR, EX_NOPERM, EX_TEMPFAIL, EX_UNAVAILABLE
 
 EMPTY_LIST = json.dumps({"success": True, "errors": [], "messages": [], "result": [],
