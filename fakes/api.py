@@ -166,6 +166,8 @@ def _body(body: Any) -> Json:
 
 
 def _normalized(rec: Json) -> Json:
+    if rec.get("proxied") is True:
+        rec["ttl"] = 1  # proxied records always answer with TTL "auto", as at Cloudflare
     if str(rec.get("type", "")).upper() == "AAAA":
         with contextlib.suppress(ValueError):
             rec["content"] = str(ipaddress.IPv6Address(rec["content"]))

@@ -88,8 +88,8 @@ class DnsResponder:
         class Handler(socketserver.BaseRequestHandler):
             def handle(self) -> None:
                 data, sock = self.request
-                responder.hits += 1
                 with fake.lock:
+                    responder.hits += 1
                     mode, addresses = responder.mode, dict(fake.addresses)
                 if mode == "timeout":
                     return

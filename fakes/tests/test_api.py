@@ -101,12 +101,12 @@ def test_pagination(fake: FakeCloudflare) -> None:
 
 
 def test_patch_changes_only_given_fields(fake: FakeCloudflare) -> None:
-    rec = create(fake, comment=OWNED, ttl=300, proxied=True, tags=["team:home"])
+    rec = create(fake, comment=OWNED, ttl=300, tags=["team:home"])
     resp = call(f"{records_url(fake)}/{rec['id']}", "PATCH", {"content": "81.2.69.161"})
     out = resp.json["result"]
     assert out["content"] == "81.2.69.161"
     assert out["id"] == rec["id"]
-    assert (out["ttl"], out["proxied"], out["tags"], out["comment"]) == (300, True, ["team:home"], OWNED)
+    assert (out["ttl"], out["proxied"], out["tags"], out["comment"]) == (300, False, ["team:home"], OWNED)
     assert out["modified_on"] >= rec["modified_on"]
 
 
@@ -274,3 +274,20 @@ def test_a_stray_global_api_key_breaks_auth(fake: FakeCloudflare) -> None:
     assert exc.value.code == 400
     assert json.loads(exc.value.read())["errors"][0]["code"] == 6003
     assert fake.requests()[0]["auth_headers"] == ["Authorization", "X-Auth-Key", "X-Auth-Email"]
+
+
+def test_proxied_records_have_automatic_ttl(fake: FakeCloudflare) -> None:
+    assert create(fake, ttl=300, proxied=True)["ttl"] == 1
+
+
+def test_serves_on_ipv6_loopback() -> None:
+    try:
+        fake = FakeCloudflare("::1").start()
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    try:
+        assert fake.url.startswith("http://[::1]:")
+        assert call(f"{fake.url}/ip").text == "81.2.69.160"
+        assert fake.dns_port
+    finally:
+        fake.stop()
