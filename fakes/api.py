@@ -165,9 +165,9 @@ def _body(body: Any) -> Json:
     return body
 
 
-def _normalized(rec: Json) -> Json:
-    if rec.get("proxied") is True:
-        rec["ttl"] = 1  # proxied records always answer with TTL "auto", as at Cloudflare
+def _normalized(state: CloudflareState, rec: Json) -> Json:
+    if rec.get("proxied") is True and state.proxied_ttl_auto:
+        rec["ttl"] = 1  # Cloudflare stores TTL "auto" for proxied records, whatever was sent
     if str(rec.get("type", "")).upper() == "AAAA":
         with contextlib.suppress(ValueError):
             rec["content"] = str(ipaddress.IPv6Address(rec["content"]))
@@ -177,7 +177,7 @@ def _normalized(rec: Json) -> Json:
 def create_record(state: CloudflareState, zone: Json, body: Any) -> Json:
     fields = {k: v for k, v in _body(body).items() if k in _WRITABLE}
     _validate(state, zone, fields, None)
-    rec = state._new_record(zone, _normalized(fields))
+    rec = state._new_record(zone, _normalized(state, fields))
     state.records[rec["id"]] = rec
     return rec
 
@@ -197,7 +197,7 @@ def record_op(state: CloudflareState, zone: Json, method: str, rid: str, body: A
     else:
         merged = {**{k: rec[k] for k in _WRITABLE}, **fields}
     _validate(state, zone, merged, rid)
-    merged = _normalized(merged)
+    merged = _normalized(state, merged)
     ts = now_iso()
     if merged.get("comment") != rec.get("comment"):
         rec["comment_modified_on"] = ts

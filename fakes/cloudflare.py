@@ -99,6 +99,7 @@ class CloudflareState:
         self.records: dict[str, Json] = {}
         self.tokens: dict[str, Json] = {}
         self.duplicate_code = 81057  # set 81058 to get the newer "An identical record already exists."
+        self.proxied_ttl_auto = True  # False: keep the TTL sent with proxied=true (not what Cloudflare does)
 
     # ---- persistence -------------------------------------------------------------------
     def to_json(self) -> Json:
