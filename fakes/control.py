@@ -72,6 +72,9 @@ def handle(fake: FakeCloudflare, method: str, path: str, query: dict[str, str], 
         if key == ("POST", "clock"):
             fake.advance_clock(float((body or {}).get("advance", 0)))
             return 200, {"now": fake.now()}
+        if key == ("POST", "reset"):
+            fake.reset_faults()
+            return 200, {"reset": True}
         if key == ("GET", "spec_violations"):
             return 200, {"spec": fake.spec is not None, "violations": list(fake.spec_violations)}
         if key == ("DELETE", "spec_violations"):

@@ -164,6 +164,19 @@ class FakeCloudflare:
         with self.lock:
             self.limiter = RateLimiter(limit, window, self.now) if limit else None
 
+    def reset_faults(self) -> None:
+        """Back to a well-behaved fake: no faults, echo overrides, rate limit or DNS fault mode,
+        an empty log.  Zones, records, tokens and addresses stay."""
+        with self.lock:
+            self.faults.clear()
+            self.echo_overrides.clear()
+            self.limiter = None
+            self._clock_offset = 0.0
+            if self.dns is not None:
+                self.dns.mode = "ok"
+        self.clear_requests()
+        self.spec_violations.clear()
+
     # ---- log ----------------------------------------------------------------------------
     def requests(self, method: str | None = None, path: str | None = None) -> list[Json]:
         """The API request log, optionally filtered by method and a path regex."""

@@ -33,6 +33,9 @@ class Response:
         return self.raw.decode()
 
 
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback only
+
+
 def call(url: str, method: str = "GET", body: Any = None, token: str | None = DEFAULT_TOKEN,  # noqa: PLR0917
          timeout: float = 5.0, raw: bytes | None = None) -> Response:
     data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
@@ -41,7 +44,7 @@ def call(url: str, method: str = "GET", body: Any = None, token: str | None = DE
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with _NO_PROXY.open(req, timeout=timeout) as resp:
             return Response(resp.status, resp.headers, resp.read())
     except urllib.error.HTTPError as err:
         return Response(err.code, err.headers, err.read())

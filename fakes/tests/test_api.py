@@ -270,7 +270,7 @@ def test_a_stray_global_api_key_breaks_auth(fake: FakeCloudflare) -> None:
     req = urllib.request.Request(f"{fake.api_url}/zones", headers={
         "Authorization": "Bearer test-token-0123456789abcdef", "X-Auth-Key": "k", "X-Auth-Email": "e@x"})
     with pytest.raises(urllib.error.HTTPError) as exc:
-        urllib.request.urlopen(req, timeout=5)
+        urllib.request.build_opener(urllib.request.ProxyHandler({})).open(req, timeout=5)
     assert exc.value.code == 400
     assert json.loads(exc.value.read())["errors"][0]["code"] == 6003
     assert fake.requests()[0]["auth_headers"] == ["Authorization", "X-Auth-Key", "X-Auth-Email"]

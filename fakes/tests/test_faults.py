@@ -141,3 +141,18 @@ def test_rate_limit_clock_can_advance_over_http(fake: FakeCloudflare) -> None:
     assert [call(url).status, call(url).status] == [200, 429]
     call(f"{ctl}/clock", "POST", {"advance": 301}, token=None)
     assert call(url).status == 200
+
+
+def test_reset_restores_a_well_behaved_fake(fake: FakeCloudflare) -> None:
+    url = records_url(fake)
+    fake.add_fault(path="/dns_records", status=500)
+    fake.set_echo("*", status=503)
+    fake.rate_limit(1)
+    assert fake.dns is not None
+    fake.dns.configure(mode="timeout")
+    assert call(f"{fake.url}/_fake/reset", "POST", token=None).status == 200
+    assert call(url).status == 200
+    assert call(url).status == 200
+    assert call(f"{fake.url}/ip", token=None).text == "81.2.69.160"
+    assert fake.dns.mode == "ok"
+    assert len(fake.requests()) == 2
