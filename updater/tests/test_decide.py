@@ -48,9 +48,18 @@ def test_ipv6_spellings_compare_as_addresses() -> None:
 
 def test_configured_ttl_and_proxied_are_applied_when_they_differ() -> None:
     r = rec(ttl=1, proxied=False)
-    assert decide(want(IP1, ttl=300, proxied=True), [r]) == Update(r, IP1, None, 300, True)
-    same = rec(ttl=300, proxied=True)
-    assert decide(want(IP1, ttl=300, proxied=True), [same]) == Noop(same)
+    assert decide(want(IP1, ttl=300), [r]) == Update(r, IP1, None, 300, None)
+    assert decide(want(IP1, ttl=300, proxied=True), [r]) == Update(r, IP1, None, None, True)
+    same = rec(ttl=300, proxied=False)
+    assert decide(want(IP1, ttl=300, proxied=False), [same]) == Noop(same)
+
+
+def test_ttl_of_a_proxied_record_is_never_chased() -> None:
+    proxied = rec(ttl=1, proxied=True)  # Cloudflare pins proxied records to TTL 1 (auto)
+    assert decide(want(IP1, ttl=300), [proxied]) == Noop(proxied)
+    assert decide(want(IP1, ttl=300, proxied=True), [proxied]) == Noop(proxied)
+    assert decide(want(IP1, ttl=300, proxied=False), [proxied]) == Update(proxied, IP1, None,
+                                                                          300, False)
 
 
 def test_unowned_record_is_a_conflict_unless_adopt() -> None:

@@ -280,3 +280,22 @@ def test_agree_policy(env: Env) -> None:
         detect.detect(family(two[0], static, policy="agree", agree=2))
     # a third source can break the tie
     assert str(detect.detect(family(two[0], static, two[1], policy="agree")).address) == IP1
+
+
+def test_ipv6_literal_url() -> None:
+    from fakes.server import FakeCloudflare
+
+    try:
+        server = FakeCloudflare(host="::1", dns_port=None, ipv6=IP6_1).start()
+    except OSError:
+        pytest.skip("no IPv6 loopback")
+    try:
+        got = detect.detect(family(TraceSource(server.url + "/cdn-cgi/trace6"), version=6))
+        assert str(got.address) == IP6_1
+        # without a port, http.client must not read the last hextet as one
+        url = server.url.rsplit(":", 1)[0] + "/ip"
+        with pytest.raises(DetectionError, match=r"http http://\[::1\]/ip: ") as err:
+            detect.detect(family(HttpSource(url), timeout=1.0))
+        assert "InvalidURL" not in str(err.value)  # port 80 was used, not ":1"
+    finally:
+        server.stop()

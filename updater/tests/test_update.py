@@ -54,13 +54,13 @@ def test_cold_cache_missing_record_is_zone_list_create(env: Env) -> None:
 
 
 def test_cold_cache_existing_record_is_zone_list_patch(env: Env) -> None:
-    rid = seed(env, IP2, ttl=300, proxied=True, tags=["keep:me"])
+    rid = seed(env, IP2, ttl=300, proxied=False, tags=["keep:me"])
     result = env.run(["update"])
     assert result.code == 0
     assert calls(env) == ["GET zones", "GET list", "PATCH record"]
     [record] = env.records()
     assert record["id"] == rid
-    assert (record["content"], record["ttl"], record["proxied"]) == (IP1, 300, True)
+    assert (record["content"], record["ttl"], record["proxied"]) == (IP1, 300, False)
     assert record["tags"] == ["keep:me"]
     assert result.lines[-1] == f"pi-ddns: notice: updated A {NAME} {IP2} -> {IP1}"
 
@@ -248,12 +248,25 @@ def test_one_conflict_does_not_block_the_other_records(env: Env) -> None:
     assert f"before the failure: created A {NAME}" in result.err
 
 
-def test_ttl_and_proxied_from_config(env: Env) -> None:
-    seed(env, ttl=1, proxied=False)
-    env.write_config(ttl=600, proxied=True)
+def test_proxied_record_keeps_proxied_when_unset(env: Env) -> None:
+    seed(env, IP2, proxied=True)
     assert env.run(["update"]).code == 0
     record = env.records()[0]
-    assert (record["ttl"], record["proxied"]) == (600, True)
+    assert (record["content"], record["proxied"]) == (IP1, True)
+
+
+def test_ttl_and_proxied_from_config(env: Env) -> None:
+    seed(env, ttl=1, proxied=False)
+    env.write_config(ttl=600)
+    assert env.run(["update"]).code == 0
+    assert env.records()[0]["ttl"] == 600
+    env.write_config(ttl=600, proxied=True)
+    assert env.run(["update", "--force"]).code == 0
+    record = env.records()[0]
+    assert (record["ttl"], record["proxied"]) == (1, True)  # proxied: TTL is always auto
+    env.fake.clear_requests()
+    assert env.run(["update", "--force"]).code == 0
+    assert calls(env) == ["GET zones", "GET list"]  # no PATCH chasing the TTL
 
 
 # ---- failures leave everything as it was -----------------------------------------------------

@@ -120,9 +120,11 @@ def decide(wanted: Wanted, at_name: list[Record]) -> Action:
                                 f"{wanted.marker!r}; set adopt = true to take it over, or add "
                                 "the marker to its comment")
         comment = adopted_comment(record.comment, wanted.marker)
-    ttl = wanted.ttl if wanted.ttl is not None and wanted.ttl != record.ttl else None
     proxied = (wanted.proxied if wanted.proxied is not None and wanted.proxied != record.proxied
                else None)
+    ttl = wanted.ttl if wanted.ttl is not None and wanted.ttl != record.ttl else None
+    if record.proxied if proxied is None else proxied:
+        ttl = None  # Cloudflare keeps proxied records on TTL 1 (auto): never chase it
     unchanged = (comment, ttl, proxied) == (None, None, None)
     if unchanged and same_address(record.content, wanted.content):
         return Noop(record)

@@ -142,14 +142,17 @@ def http_get(url: str, timeout: float) -> bytes:
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
     host = parts.hostname or ""
+    https = parts.scheme == "https"
+    # An explicit port: given "2606:4700:4700::1111" alone, http.client would read ":1111" as one.
+    port = parts.port or (443 if https else 80)
     conn: http.client.HTTPConnection
-    if parts.scheme == "https":
+    if https:
         import ssl
 
-        conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout,
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout,
                                            context=ssl.create_default_context())
     else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
         conn.request("GET", path, headers={"User-Agent": f"pi-ddns/{__version__}",

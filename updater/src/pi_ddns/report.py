@@ -99,15 +99,17 @@ def ping(url: str, ok: bool, message: str, timeout: float = 5.0) -> None:
     if not ok:
         url = url.rstrip("/") + "/fail"
     parts = urlsplit(url)
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)  # explicit: see detect.http_get
     conn: http.client.HTTPConnection
     try:
-        if parts.scheme == "https":
+        if https:
             import ssl
 
-            conn = http.client.HTTPSConnection(parts.hostname or "", parts.port, timeout=timeout,
+            conn = http.client.HTTPSConnection(parts.hostname or "", port, timeout=timeout,
                                                context=ssl.create_default_context())
         else:
-            conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+            conn = http.client.HTTPConnection(parts.hostname or "", port, timeout=timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         body = scrub(message).encode("utf-8", "replace")[:10000]
         conn.request("POST", path, body=body, headers={"User-Agent": "pi-ddns",

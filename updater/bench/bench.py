@@ -1,0 +1,201 @@
+"""Benchmark the updater's timer runs against the fake Cloudflare; prints one table.
+
+    updater/.venv/bin/python updater/bench/bench.py [--runs N]
+
+Each case runs the installed `pi-ddns` console script (or `python -m pi_ddns`) in a fresh
+subprocess N times and reports medians: wall time, CPU time (user+sys of the child, from wait4),
+peak RSS, the modules it imported (one extra `-X importtime` run), requests to the IP source and
+to the API. The baseline `python -c 'import ssl, http.client, json, tomllib'` runs interleaved
+with the no-change case, so both see the same machine load. Exit status 1 if a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from fakes.server import FakeCloudflare  # noqa: E402
+
+TOKEN = "test-token-0123456789abcdef"
+NAME = "home.example.com"
+IPS = ("81.2.69.160", "81.2.69.161")
+SDK = ("cloudflare", "httpx", "pydantic")
+BASELINE = [sys.executable, "-c", "import ssl, http.client, json, tomllib"]
+
+
+@dataclass
+class Sample:
+    wall_ms: float
+    cpu_ms: float
+    rss_mb: float
+    source: int
+    api: int
+    code: int
+
+
+@dataclass
+class Case:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    modules: int = 0
+    sdk: list[str] = field(default_factory=list)
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+
+def command() -> list[str]:
+    script = Path(sys.executable).parent / "pi-ddns"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "pi_ddns"]
+
+
+def run(argv: list[str], fake: FakeCloudflare | None, env: dict[str, str]) -> Sample:
+    fake_counts = (sum(fake.echo_hits.values()), len(fake.requests())) if fake else (0, 0)
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = (time.perf_counter() - start) * 1000
+    assert proc.stderr is not None
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.stderr.write(f"bench: {' '.join(argv[-2:])} exited {proc.returncode}: {err}")
+    source = sum(fake.echo_hits.values()) - fake_counts[0] if fake else 0
+    api = len(fake.requests()) - fake_counts[1] if fake else 0
+    return Sample(wall, (usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss / 1024,
+                  source, api, proc.returncode)
+
+
+def imports(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
+    """How many modules the run imports, and which of the SDK's."""
+    if argv[0] != sys.executable:
+        argv = [sys.executable, *argv]
+    argv = [argv[0], "-X", "importtime", *argv[1:]]
+    err = subprocess.run(argv, env=env, capture_output=True, text=True, check=False).stderr
+    names = [line.rsplit("|", 1)[1].strip() for line in err.splitlines()
+             if line.startswith("import time:") and "imported package" not in line]
+    return len(names), sorted({n.split(".")[0] for n in names} & set(SDK))
+
+
+class Bench:
+    def __init__(self, fake: FakeCloudflare, tmp: Path) -> None:
+        self.fake, self.tmp = fake, tmp
+        self.state = tmp / "state.json"
+        token = tmp / "token"
+        token.write_text(TOKEN + "\n")
+        token.chmod(0o600)
+        self.config = tmp / "config.toml"
+        self.config.write_text(
+            f'zone = "example.com"\nrecords = ["{NAME}"]\nstate_file = "{self.state}"\n'
+            f'token_file = "{token}"\n\n[cloudflare]\napi_url = "{fake.api_url}"\n'
+            f'retries = 0\n\n[ipv4]\nsources = [{{ type = "http", url = "{fake.url}/ip" }}]\n')
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("JOURNAL_STREAM", "CLOUDFLARE_API_TOKEN", "PI_DDNS_CONFIG")}
+        self.argv = [*command(), "--config", str(self.config), "update"]
+        self.ip = 0
+
+    def update(self) -> Sample:
+        return run(self.argv, self.fake, self.env)
+
+    def flip_ip(self) -> None:
+        self.ip = 1 - self.ip
+        self.fake.set_ip(ipv4=IPS[self.ip])
+
+    def forget(self) -> None:
+        self.state.unlink(missing_ok=True)
+
+    def drop_records(self) -> None:
+        for r in self.fake.records(name=NAME):
+            self.fake.delete_record(r["id"])
+
+    def skew_record(self) -> None:
+        """The record exists, with another address: a cold run must PATCH it."""
+        for r in self.fake.records(name=NAME):
+            self.fake.state.records[r["id"]]["content"] = "81.2.69.162"
+
+    def case(self, name: str, runs: int, before: Callable[[], None]) -> Case:
+        case = Case(name)
+        for _ in range(runs):
+            before()
+            case.samples.append(self.update())
+        before()
+        case.modules, case.sdk = imports(self.argv, self.env)
+        self.update()  # keep the state consistent after the import probe
+        return case
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=9, help="runs per case (default 9)")
+    runs = parser.parse_args().runs
+    # An installed wheel has byte code; an editable install may not (PYTHONDONTWRITEBYTECODE).
+    import pi_ddns
+
+    compileall.compile_dir(str(Path(pi_ddns.__file__).parent), quiet=1)
+    cases: list[Case] = []
+    with FakeCloudflare(ipv4=IPS[0]) as fake, tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(fake, Path(tmp))
+        bench.update()  # warm: record created, state written
+        base, hot = Case("baseline: python -c 'import ssl, http.client, json, tomllib'"), \
+            Case("no change, warm cache")
+        for _ in range(runs):  # side by side, same machine load
+            base.samples.append(run(BASELINE, None, bench.env))
+            hot.samples.append(bench.update())
+        base.modules, _ = imports(BASELINE, bench.env)
+        hot.modules, hot.sdk = imports(bench.argv, bench.env)
+        cases += [base, hot]
+        cases.append(bench.case("IP changed, warm cache", runs, bench.flip_ip))
+        cases.append(bench.case("cold cache, record exists",
+                                runs, lambda: (bench.forget(), bench.skew_record())))
+        cases.append(bench.case("cold cache, record missing",
+                                runs, lambda: (bench.forget(), bench.drop_records())))
+    return report(cases, runs)
+
+
+def report(cases: list[Case], runs: int) -> int:
+    base_cpu = cases[0].median("cpu_ms")
+    targets: dict[str, Callable[[Case], tuple[bool, str]]] = {
+        "no change, warm cache": lambda c: (
+            c.median("cpu_ms") <= 1.5 * base_cpu and c.median("rss_mb") <= 25
+            and c.median("source") == 1 and c.median("api") == 0 and not c.sdk,
+            f"CPU <= 1.5x baseline ({c.median('cpu_ms') / base_cpu:.2f}x), RSS <= 25 MB, "
+            "1 source request, 0 API, no SDK import"),
+        "IP changed, warm cache": lambda c: (max(s.api for s in c.samples) == 1,
+                                             "exactly 1 API request (PATCH by cached id)"),
+        "cold cache, record exists": lambda c: (max(s.api for s in c.samples) <= 3,
+                                                "<= 3 API requests (zone, list, patch)"),
+        "cold cache, record missing": lambda c: (max(s.api for s in c.samples) <= 3,
+                                                 "<= 3 API requests (zone, list, create)"),
+    }
+    print(f"pi-ddns benchmark: medians of {runs} runs, {sys.executable} "
+          f"(Python {sys.version.split()[0]})\n")
+    print("| case | wall ms | CPU ms | peak RSS MB | modules (SDK) | source req | API req "
+          "| target | met |")
+    print("|---|---:|---:|---:|---|---:|---:|---|---|")
+    ok = True
+    for c in cases:
+        met, what = targets.get(c.name, lambda c: (True, "reference"))(c)
+        met = met and all(s.code == 0 for s in c.samples)
+        ok = ok and met
+        sdk = ", ".join(c.sdk) if c.sdk else "none"
+        print(f"| {c.name} | {c.median('wall_ms'):.0f} | {c.median('cpu_ms'):.0f} | "
+              f"{c.median('rss_mb'):.1f} | {c.modules} ({sdk}) | {c.median('source'):.0f} | "
+              f"{c.median('api'):.0f} | {what} | {'yes' if met else 'NO'} |")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
