@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The figures of issue 4, measured on a throwaway "Pi" against the fake Cloudflare
+# (`make figures`, as root):
+#   first converge on a fresh instance, idempotent re-run (changed=0), IP change ->
+#   record correct via the timer, one update run through systemd, no-change run,
+#   systemd-analyze security exposure; and how to time `make test` warm and cold.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+NAME=${MEASURE_NAME:-ddns-measure}
+INDEX=${MEASURE_INDEX:-8}
+
+scripts/bootstrap.sh
+# shellcheck source=scripts/lib-pi.sh
+. scripts/lib-pi.sh
+pi_up >/dev/null
+recap() { grep -E "^$NAME +: ok=" "$1" | sed 's/  */ /g'; }
+changed() { recap "$1" | grep -o 'changed=[0-9]*'; }
+on_pi_time() { local t0=$EPOCHREALTIME; on_pi "$@" >/dev/null; awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
+
+say "1/5 First converge on a fresh instance (playbooks/site.yml)"
+t0=$SECONDS; run_site >"$tmp/converge1.log" 2>&1 || { tail -40 "$tmp/converge1.log"; exit 1; }
+first=$((SECONDS - t0)); ok "${first}s, $(recap "$tmp/converge1.log")"
+
+say "2/5 Idempotent re-run"
+t0=$SECONDS; run_site >"$tmp/converge2.log" 2>&1 || { tail -40 "$tmp/converge2.log"; exit 1; }
+second=$((SECONDS - t0)); ok "${second}s, $(recap "$tmp/converge2.log")"
+
+say "3/5 IP change -> record correct at the fake, through the timer (interval ${INTERVAL}s)"
+ctl set-ip "$NEXT_IP" >/dev/null
+wait_for_record "$NEXT_IP" $((INTERVAL * 2)); timer_latency=$waited
+ok "${timer_latency}s (the timer fires 0..${INTERVAL}s after the change, by its phase)"
+
+say "4/5 One run through systemd: with a changed IP, then with none"
+ctl set-ip "$FIRST_IP" >/dev/null
+run_changed=$(on_pi_time sudo systemctl start pi-ddns.service)
+[ "$(content)" = "$FIRST_IP" ] || { echo "record not updated by the run" >&2; exit 1; }
+ctl clear-requests >/dev/null
+run_same=$(on_pi_time sudo systemctl start pi-ddns.service)
+api_calls=$(ctl requests | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
+ok "changed IP: ${run_changed}s (record updated); unchanged: ${run_same}s with $api_calls API calls"
+
+say "5/5 systemd-analyze security pi-ddns.service"
+exposure=$(on_pi sudo systemd-analyze security --no-pager pi-ddns.service | grep -o 'exposure level for [^:]*: [0-9.]*' | awk '{print $NF}')
+ok "exposure $exposure"
+
+cat <<TXT
+
+figures (this machine: $(nproc) cores; $(date -u +%F))
+  first converge, fresh instance        ${first}s   ($(changed "$tmp/converge1.log"))
+  idempotent re-run                     ${second}s   ($(changed "$tmp/converge2.log"))
+  IP change -> record correct (timer)   ${timer_latency}s   (interval ${INTERVAL}s, AccuracySec=1s, no random delay)
+  one update run via systemd            ${run_changed}s   (changed IP); ${run_same}s unchanged, ${api_calls} API calls
+  systemd-analyze security exposure     ${exposure}
+  make test, warm                       time make test
+  make test, cold                       rm -rf .venv updater/.venv ~/.cache/pi-nspawn ~/.cache/pi-ddns && time make test
+TXT
