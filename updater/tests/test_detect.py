@@ -299,3 +299,12 @@ def test_ipv6_literal_url() -> None:
         assert "InvalidURL" not in str(err.value)  # port 80 was used, not ":1"
     finally:
         server.stop()
+
+
+def test_headers_are_never_read_as_the_address(env: Env) -> None:
+    env.fake.set_echo("/ip", body="<html>blocked</html>", headers={"Set-Cookie": f"ip={IP2}",
+                                                                  "X-Client-IP": IP2})
+    with pytest.raises(DetectionError, match="not an IP address"):
+        detect.detect(family(HttpSource(env.fake.url + "/ip")))
+    env.fake.set_echo("/ip", body=IP1, headers={"Set-Cookie": f"ip={IP2}"})
+    assert str(detect.detect(family(HttpSource(env.fake.url + "/ip"))).address) == IP1

@@ -383,6 +383,7 @@ def test_dry_run_cold_reads_but_writes_nothing(env: Env) -> None:
     assert env.records() == []
     assert not env.state_path.exists()
     assert result.lines[-1] == f"pi-ddns: notice: dry run: would have created A {NAME} {IP1}"
+    assert result.out == f"would have created A {NAME} {IP1}\n"
 
 
 def test_dry_run_warm_change_makes_no_call(env: Env) -> None:

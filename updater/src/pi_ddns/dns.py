@@ -115,7 +115,10 @@ def _rdata_text(rtype: int, rdata: bytes) -> str:
         parts, pos = [], 0
         while pos < len(rdata):
             n = rdata[pos]
-            parts.append(rdata[pos + 1:pos + 1 + n])
+            part = rdata[pos + 1:pos + 1 + n]
+            if len(part) != n:
+                raise SourceError("malformed answer (short TXT string)")
+            parts.append(part)
             pos += 1 + n
         try:
             return b"".join(parts).decode("ascii")

@@ -72,6 +72,8 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
             report.notice("before the failure: " + "; ".join(run.done))
         raise
     _finish(run, 0, summary)
+    if dry_run:  # the plan, one action a line, for a human to read
+        print("\n".join(f"would have {words}" for words in run.done) or "no change")
     report.log(report.NOTICE if run.done else report.INFO, summary)
     return 0
 
