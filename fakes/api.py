@@ -165,8 +165,9 @@ def _body(body: Any) -> Json:
     return body
 
 
-def _normalized(state: CloudflareState, rec: Json) -> Json:
-    if rec.get("proxied") is True and state.proxied_ttl_auto:
+def _normalized(state: CloudflareState, rec: Json, sent: Json) -> Json:
+    """`sent`: the fields of the request; the TTL rule applies when it sets ttl or proxied."""
+    if rec.get("proxied") is True and state.proxied_ttl_auto and ("ttl" in sent or "proxied" in sent):
         rec["ttl"] = 1  # Cloudflare stores TTL "auto" for proxied records, whatever was sent
     if str(rec.get("type", "")).upper() == "AAAA":
         with contextlib.suppress(ValueError):
@@ -177,7 +178,7 @@ def _normalized(state: CloudflareState, rec: Json) -> Json:
 def create_record(state: CloudflareState, zone: Json, body: Any) -> Json:
     fields = {k: v for k, v in _body(body).items() if k in _WRITABLE}
     _validate(state, zone, fields, None)
-    rec = state._new_record(zone, _normalized(state, fields))
+    rec = state._new_record(zone, _normalized(state, fields, fields))
     state.records[rec["id"]] = rec
     return rec
 
@@ -197,7 +198,7 @@ def record_op(state: CloudflareState, zone: Json, method: str, rid: str, body: A
     else:
         merged = {**{k: rec[k] for k in _WRITABLE}, **fields}
     _validate(state, zone, merged, rid)
-    merged = _normalized(state, merged)
+    merged = _normalized(state, merged, fields)
     ts = now_iso()
     if merged.get("comment") != rec.get("comment"):
         rec["comment_modified_on"] = ts

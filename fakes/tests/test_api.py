@@ -277,7 +277,11 @@ def test_a_stray_global_api_key_breaks_auth(fake: FakeCloudflare) -> None:
 
 
 def test_proxied_records_have_automatic_ttl(fake: FakeCloudflare) -> None:
-    assert create(fake, ttl=300, proxied=True)["ttl"] == 1
+    rec = create(fake, ttl=300, proxied=True)
+    assert rec["ttl"] == 1
+    rec = create(fake, name="other", ttl=300)
+    out = call(f"{records_url(fake)}/{rec['id']}", "PATCH", {"proxied": True}).json["result"]
+    assert (out["ttl"], out["proxied"]) == (1, True)
 
 
 def test_serves_on_ipv6_loopback() -> None:
