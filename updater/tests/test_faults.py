@@ -1,0 +1,550 @@
+"""The fault suite (issue 5): bad answers and faults never publish a wrong IP or lose a record.
+
+One table, one row per case: (id, setup, expected exit code, a fragment of the one line that
+names the cause). Every row starts from a warm, working install (record A home.example.com =
+IP1 at the fake, a valid state file), applies its setup, runs `pi-ddns update` in-process, and
+checks:
+
+- the exit code;
+- exactly one log line names the cause (for failures: exactly one `error:` line), with no
+  traceback and never the token;
+- the fake's records are exactly as before (every field), unless the row says the DNS must
+  follow the new address anyway (`records=UPDATED`);
+- the state file: its cache (zone, record ids and contents, last_reconcile) byte-for-byte as
+  before. A failure may only add the failure to `last_run` (the contract: `status` reports the
+  last run's message), and a config error, which stops before the state is read, leaves the file
+  byte-identical (`state=UNTOUCHED`, as for a file that cannot be written). Rows about a broken
+  state file say `state=REBUILT` (never fatal: one reconcile, then a valid file), and a row whose
+  run rightly updates the record says `state=FOLLOWED`.
+
+API rows change the fake's address to IP2 first, so the updater has to talk to Cloudflare and
+the fault is the only thing standing between it and a write. Follow-up cases (a lost POST
+answer, a record deleted by hand, a SIGKILL between the API write and the state write) have
+their own tests below the table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from conftest import IP1, IP2, IP6_1, MARKER, NAME, TOKEN, ZONE, Env
+from pi_ddns.errors import (
+    EX_CONFIG,
+    EX_DATAERR,
+    EX_NOPERM,
+    EX_OK,
+    EX_TEMPFAIL,
+    EX_UNAVAILABLE,
+)
+
+Setup = Callable[[Env], None]
+KEPT, UPDATED, REBUILT, UNTOUCHED, FOLLOWED = "kept", "updated", "rebuilt", "untouched", "followed"
+NOT_JSON = "not Cloudflare's JSON"
+EMPTY_LIST = json.dumps({"success": True, "errors": [], "messages": [], "result": [],
+                         "result_info": {"page": 1, "per_page": 100, "count": 0,
+                                         "total_count": 0, "total_pages": 1}})
+EMPTY_ZONES = EMPTY_LIST.replace('"per_page": 100', '"per_page": 50')
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    setup: Setup
+    code: int
+    says: str  # a fragment of the one line that names the cause
+    args: tuple[str, ...] = ("update",)
+    records: str = KEPT  # KEPT: every record exactly as before; UPDATED: A = IP2, same id
+    state: str = KEPT  # KEPT | REBUILT | UNTOUCHED | FOLLOWED (see the module docstring)
+
+
+# ---- setup helpers: each returns a Setup -----------------------------------------------------
+
+def steps(*setups: Setup) -> Setup:
+    def run(env: Env) -> None:
+        for s in setups:
+            s(env)
+    return run
+
+
+def echo(endpoint: str = "/ip", **answer: Any) -> Setup:
+    """An echo endpoint answers something hostile."""
+    return lambda env: env.fake.set_echo(endpoint, **answer)
+
+
+def address(ip: str) -> Setup:
+    """Every IPv4 source (echo, trace, DNS) answers `ip`."""
+    return lambda env: env.fake.set_ip(ipv4=ip)
+
+
+def ipv4(**family: Any) -> Setup:
+    """Replace the [ipv4] table (sources given as (type, path-or-dict) are made concrete)."""
+    def run(env: Env) -> None:
+        table = {"timeout": 2.0, **family}
+        table["sources"] = [_source(env, s) for s in table.get("sources", [("http", "/ip")])]
+        env.write_config(ipv4=table)
+    return run
+
+
+def ipv6_only(source: tuple[str, str] = ("http", "/ip6")) -> Setup:
+    def run(env: Env) -> None:
+        env.write_config(ipv4={"enabled": False},
+                         ipv6={"enabled": True, "timeout": 2.0, "sources": [_source(env, source)]})
+    return run
+
+
+def _source(env: Env, spec: tuple[str, Any]) -> dict[str, Any]:
+    kind, where = spec
+    if kind in ("http", "trace"):
+        return {"type": kind, "url": env.fake.url + where}
+    if kind == "dns":
+        return {"type": "dns", "preset": "opendns", "server": "127.0.0.1",
+                "port": env.fake.dns_port}
+    return {"type": kind, **where}
+
+
+def dns_mode(mode: str) -> Setup:
+    def run(env: Env) -> None:
+        assert env.fake.dns is not None
+        env.fake.dns.configure(mode=mode)
+    return run
+
+
+def refused_source(env: Env) -> None:
+    env.write_config(ipv4={"timeout": 2.0, "sources": [
+        {"type": "http", "url": f"http://127.0.0.1:{closed_port()}/ip"}]})
+
+
+def new_ip(env: Env) -> None:
+    env.fake.set_ip(ipv4=IP2)
+
+
+def api(retries: int = 0, timeout: float = 5.0, **rule: Any) -> Setup:
+    """The address changes (so the updater must write) and the API answers with `rule`."""
+    def run(env: Env) -> None:
+        env.write_config(cloudflare={"api_url": env.fake.api_url, "timeout": timeout,
+                                     "retries": retries})
+        new_ip(env)
+        env.fake.add_fault(**rule)
+    return run
+
+
+def token(text: str, mode: int = 0o600) -> Setup:
+    return lambda env: env.write_token(text, mode)
+
+
+def unknown_token(env: Env) -> None:
+    env.write_token("unknown-token-0123456789abcdef\n")
+    new_ip(env)
+
+
+def read_only_token(env: Env) -> None:
+    env.fake.add_token("read-only-token-0123456789", ["zone:read", "dns:read"])
+    env.write_token("read-only-token-0123456789\n")
+    new_ip(env)
+
+
+def token_for_another_zone(env: Env) -> None:
+    env.fake.add_zone("example.org")
+    env.fake.add_token("other-zone-token-0123456789", zones=["example.org"])
+    env.write_token("other-zone-token-0123456789\n")
+
+
+def api_unreachable(env: Env) -> None:
+    env.write_config(cloudflare={"api_url": f"http://127.0.0.1:{closed_port()}/client/v4",
+                                 "timeout": 2.0, "retries": 0})
+    new_ip(env)
+
+
+def seed(rtype: str, content: str, comment: str | None = MARKER) -> Setup:
+    def run(env: Env) -> None:
+        env.fake.seed_record(NAME, rtype, content, comment=comment)
+    return run
+
+
+def delete_ours(env: Env) -> None:
+    env.fake.delete_record(env.records("A")[0]["id"])
+
+
+def config(**changes: Any) -> Setup:
+    def run(env: Env) -> None:
+        env.write_config(**changes)
+    return run
+
+
+def config_text(extra: str) -> Setup:
+    """The working config plus a raw TOML snippet appended (top level)."""
+    def run(env: Env) -> None:
+        text = env.config_path.read_text()
+        head, sep, tables = text.partition("\n[")
+        env.config_path.write_text(head + extra + "\n" + sep + tables)
+    return run
+
+
+def state_bytes(content: bytes) -> Setup:
+    def run(env: Env) -> None:
+        env.state_path.write_bytes(content)
+    return run
+
+
+def no_token_file(env: Env) -> None:
+    env.token_path.unlink()
+
+
+def state_is_a_directory(env: Env) -> None:
+    env.state_path.unlink()
+    env.state_path.mkdir()  # reading and writing fail, even as root
+
+
+def state_dir_unwritable(env: Env) -> None:
+    # root ignores file modes: block the temp file the atomic write needs instead.
+    (env.state_path.parent / f".{env.state_path.name}.{os.getpid()}.tmp").mkdir()
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+    return port
+
+
+# ---- the table -------------------------------------------------------------------------------
+
+NO_V4 = "no acceptable IPv4 address"
+CASES = [
+    # IP sources: exit 69, nothing is sent to Cloudflare
+    Case("echo HTML page",
+         echo(body="<html><h1>502 Bad Gateway</h1></html>", content_type="text/html"),
+         EX_UNAVAILABLE, "not exactly one address"),
+    Case("echo empty body", echo(body=""), EX_UNAVAILABLE, "not exactly one address"),
+    Case("echo two addresses", echo(body=f"{IP2}\n81.2.69.162"), EX_UNAVAILABLE,
+         "not exactly one address"),
+    Case("echo trailing junk", echo(body=f"{IP2}junk"), EX_UNAVAILABLE, "not an IP address"),
+    Case("echo address plus words", echo(body=f"{IP2} is your IP"), EX_UNAVAILABLE,
+         "not exactly one address"),
+    Case("echo Set-Cookie header, empty body",
+         echo(body="", headers={"Set-Cookie": "ip=81.2.69.99"}), EX_UNAVAILABLE,
+         "not exactly one address"),
+    Case("Set-Cookie header is not the address",
+         steps(new_ip, echo(headers={"Set-Cookie": "ip=81.2.69.99"})), EX_OK,
+         f"updated A {NAME} {IP1} -> {IP2}", records=UPDATED, state=FOLLOWED),
+    Case("IPv6 answer where IPv4 asked", echo(body=IP6_1), EX_UNAVAILABLE, "expected IPv4"),
+    Case("IPv4 answer where IPv6 asked", steps(ipv6_only(), echo("/ip6", body=IP2)),
+         EX_UNAVAILABLE, "expected IPv6"),
+    Case("private 10/8", address("10.1.2.3"), EX_UNAVAILABLE, "is a private address"),
+    Case("private 192.168/16", address("192.168.1.20"), EX_UNAVAILABLE, "is a private address"),
+    Case("CGNAT 100.64/10", address("100.64.12.34"), EX_UNAVAILABLE, "is a CGNAT address"),
+    Case("loopback", address("127.0.0.1"), EX_UNAVAILABLE, "is a loopback address"),
+    Case("link-local", address("169.254.1.1"), EX_UNAVAILABLE, "is a link-local address"),
+    Case("documentation", address("192.0.2.10"), EX_UNAVAILABLE, "is a documentation address"),
+    Case("multicast", address("224.0.0.251"), EX_UNAVAILABLE, "is a multicast address"),
+    Case("Cloudflare range via trace", steps(ipv4(sources=[("trace", "/cdn-cgi/trace")]),
+                                             address("104.16.132.229")),
+         EX_UNAVAILABLE, "one of Cloudflare's own addresses"),
+    Case("IPv6 unique-local", steps(ipv6_only(), lambda env: env.fake.set_ip(ipv6="fd00::1")),
+         EX_UNAVAILABLE, "unique-local"),
+    Case("IPv6 link-local", steps(ipv6_only(), lambda env: env.fake.set_ip(ipv6="fe80::1")),
+         EX_UNAVAILABLE, "link-local"),
+    Case("IPv6 documentation", steps(ipv6_only(),
+                                     lambda env: env.fake.set_ip(ipv6="2001:db8::1")),
+         EX_UNAVAILABLE, "documentation"),
+    Case("IPv6 Cloudflare range", steps(ipv6_only(("trace", "/cdn-cgi/trace6")),
+                                        lambda env: env.fake.set_ip(ipv6="2606:4700::6810:84e5")),
+         EX_UNAVAILABLE, "one of Cloudflare's own addresses"),
+    Case("3xx redirect to another host", echo(status=301, redirect="http://127.0.0.2:9/ip"),
+         EX_UNAVAILABLE, "redirect (to 127.0.0.2) not followed"),
+    Case("HTTP 404", echo(status=404, body="not found"), EX_UNAVAILABLE, "HTTP 404"),
+    Case("HTTP 500", echo(status=500, body="oops"), EX_UNAVAILABLE, "HTTP 500"),
+    Case("connection refused", refused_source, EX_UNAVAILABLE, "connection refused"),
+    Case("source hangs past its timeout", steps(ipv4(timeout=0.5), echo(delay=2.0)),
+         EX_UNAVAILABLE, "no answer within 0.5 s"),
+    Case("DNS wrong name", steps(ipv4(sources=[("dns", None)]), dns_mode("wrong-name")),
+         EX_UNAVAILABLE, "no myip.opendns.com record"),
+    Case("DNS NXDOMAIN", steps(ipv4(sources=[("dns", None)]), dns_mode("nxdomain")),
+         EX_UNAVAILABLE, "NXDOMAIN"),
+    Case("sources disagree under agree",
+         steps(ipv4(policy="agree", agree=2,
+                    sources=[("http", "/ip"), ("trace", "/cdn-cgi/trace")]),
+               echo("/ip", body=IP2)),
+         EX_UNAVAILABLE, "fewer than 2 sources agree"),
+    Case("every source fails (first policy)",
+         steps(ipv4(sources=[("http", "/ip"), ("trace", "/cdn-cgi/trace")]),
+               echo("ipv4", status=503, body="busy")),
+         EX_UNAVAILABLE, f"{NO_V4}: http"),
+
+    # Cloudflare API: the address changed to IP2 and the API misbehaves
+    Case("API 401 9109", api(method="PATCH", status=401, code=9109,
+                             message="Invalid access token"),
+         EX_NOPERM, "Zone > DNS > Edit"),
+    Case("API 403 9109 unknown token", unknown_token, EX_NOPERM, "9109 Invalid access token"),
+    Case("API 403 10000 read-only token", read_only_token, EX_NOPERM,
+         "10000 Authentication error"),
+    Case("zone not visible to the token", token_for_another_zone, EX_CONFIG,
+         f"zone {ZONE}: not found", args=("update", "--force")),
+    Case("429 with Retry-After", api(method="PATCH", status=429, retry_after=30),
+         EX_TEMPFAIL, "Retry-After 30 s"),
+    Case("500 on every try", api(retries=1, method="PATCH", status=500), EX_TEMPFAIL,
+         "Cloudflare server error (HTTP 500"),
+    Case("502 HTML on every try", api(retries=1, method="PATCH", status=502,
+                                      body="<html>bad gateway</html>"),
+         EX_TEMPFAIL, "Cloudflare server error (HTTP 502"),
+    Case("API timeout", api(timeout=0.5, method="PATCH", delay=2.0), EX_TEMPFAIL,
+         "timed out after 0.5 s"),
+    Case("API unreachable", api_unreachable, EX_TEMPFAIL, "cannot connect"),
+    Case("200 HTML on PATCH", api(method="PATCH", status=200, body="<html>maintenance</html>"),
+         EX_TEMPFAIL, NOT_JSON),
+    Case("200 invalid JSON on PATCH", api(method="PATCH", status=200, body='{"success": tru',
+                                          content_type="application/json"),
+         EX_TEMPFAIL, NOT_JSON),
+    Case("200 HTML on zones", api(method="GET", path="/zones$", status=200,
+                                  body="<html>maintenance</html>"),
+         EX_TEMPFAIL, NOT_JSON, args=("update", "--force")),
+    Case("200 invalid JSON on list", api(method="GET", path="/dns_records$", status=200,
+                                         body='{"result": [', content_type="application/json"),
+         EX_TEMPFAIL, NOT_JSON, args=("update", "--force")),
+    Case("81057 already exists (list lags behind)",
+         lambda env: env.fake.add_fault(method="GET", path="/dns_records$", status=200,
+                                        body=EMPTY_LIST, content_type="application/json"),
+         EX_TEMPFAIL, "81057 Record already exists", args=("update", "--force")),
+    Case("two records of the same name and type", steps(seed("A", "81.2.69.162"), new_ip),
+         EX_DATAERR, "has 2 records", args=("update", "--force")),
+    Case("CNAME at the name", steps(delete_ours, seed("CNAME", "elsewhere.example.net", None),
+                                    new_ip),
+         EX_DATAERR, "CNAME", args=("update", "--force")),
+    Case("record without the marker", steps(delete_ours, seed("A", IP1, "by hand"), new_ip),
+         EX_DATAERR, "adopt = true", args=("update", "--force")),
+
+    # local faults: a broken state file is never fatal (one reconcile, no write to Cloudflare)
+    Case("state file corrupt", state_bytes(b'{"version": 1, "zone": {'), EX_OK,
+         "ignoring the state file", state=REBUILT),
+    Case("state file from the future", state_bytes(b'{"version": 2, "zone": {}}'), EX_OK,
+         "version 2 is newer", state=REBUILT),
+    Case("state file not UTF-8", state_bytes(b"\xff\xfe{}"), EX_OK,
+         "ignoring the state file", state=REBUILT),
+    Case("state file unreadable", state_is_a_directory, EX_OK, "cannot read the state",
+         state=UNTOUCHED),
+    Case("state directory unwritable", steps(state_dir_unwritable, new_ip), EX_OK,
+         "cannot write the state", records=UPDATED, state=UNTOUCHED),
+
+    # local faults: config (exit 78 before anything is read or sent)
+    Case("config unknown key", config_text("recods = []"), EX_CONFIG, "recods: unknown key",
+         state=UNTOUCHED),
+    Case("config wrong type", config(adopt="yes"), EX_CONFIG, "adopt: must be true or false",
+         state=UNTOUCHED),
+    Case("config record outside the zone", config(records=["home.example.org"]), EX_CONFIG,
+         "'home.example.org' is not inside the zone 'example.com'", state=UNTOUCHED),
+    Case("config bad TTL", config(ttl=20), EX_CONFIG,
+         "ttl: must be 1 (automatic) or 30..86400", state=UNTOUCHED),
+    Case("config unknown source", ipv4(sources=[("ftp", {"url": "ftp://x"})]), EX_CONFIG,
+         "unknown source type 'ftp'", state=UNTOUCHED),
+    Case("config not TOML", config_text("zone = "), EX_CONFIG, "invalid TOML", state=UNTOUCHED),
+
+    # local faults: the token file
+    Case("token file missing", no_token_file, EX_CONFIG, "no API token", state=UNTOUCHED),
+    Case("token file empty", token(""), EX_CONFIG, "the token is empty", state=UNTOUCHED),
+    Case("token quoted", token(f'"{TOKEN}"\n'), EX_CONFIG, "the token is quoted", state=UNTOUCHED),
+    Case("token KEY=value", token(f"CLOUDFLARE_API_TOKEN={TOKEN}\n"), EX_CONFIG,
+         "looks like a KEY=value line", state=UNTOUCHED),
+    Case("token world-readable (warns, works)", token(TOKEN + "\n", 0o644), EX_OK,
+         "readable by group or others"),
+]
+
+
+def _cache(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k != "last_run"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_fault(env: Env, case: Case) -> None:
+    assert env.run(["update"]).code == 0  # a working install: record + warm state
+    case.setup(env)
+    records_before = env.fake.records()
+    state_before = env.state_path.read_bytes() if env.state_path.is_file() else None
+
+    result = env.run(list(case.args))
+
+    # the exit code, and one line naming the cause
+    assert result.code == case.code, result.err
+    assert "Traceback" not in result.err
+    assert TOKEN not in result.out + result.err
+    naming = [line for line in result.lines if case.says in line]
+    assert len(naming) == 1, result.err
+    errors = [line for line in result.lines if line.startswith("pi-ddns: error: ")]
+    if case.code == EX_OK:
+        assert errors == []
+    else:
+        assert errors == naming, result.err
+
+    # Cloudflare's records
+    records_after = env.fake.records()
+    if case.records == KEPT:
+        assert records_after == records_before
+    else:
+        [before] = [r for r in records_before if r["type"] == "A"]
+        [after] = [r for r in records_after if r["type"] == "A"]
+        assert (after["id"], after["content"]) == (before["id"], IP2)
+        assert len(records_after) == len(records_before)
+    assert not any(r["content"] == "81.2.69.99" for r in records_after)
+
+    # the state file
+    if case.state == UNTOUCHED:
+        after_bytes = env.state_path.read_bytes() if env.state_path.is_file() else None
+        assert after_bytes == state_before
+    elif case.state == FOLLOWED:  # the run succeeded: the cache follows the record
+        [record] = env.records("A")
+        cached = env.state()["records"][f"A {NAME}"]
+        assert (cached["id"], cached["content"]) == (record["id"], IP2)
+    elif case.state == REBUILT:
+        st = env.state()
+        [record] = env.records("A")
+        assert st["version"] == 1
+        assert st["records"] == {f"A {NAME}": {**st["records"][f"A {NAME}"],
+                                               "id": record["id"], "content": record["content"]}}
+    else:
+        assert state_before is not None
+        after_bytes = env.state_path.read_bytes()
+        if case.code == EX_OK:
+            assert after_bytes == state_before  # nothing changed: not even rewritten
+        else:
+            before, after = json.loads(state_before), json.loads(after_bytes)
+            assert _cache(after) == _cache(before)
+            message = errors[0].removeprefix("pi-ddns: error: ")
+            assert (after["last_run"]["exit_code"], after["last_run"]["message"]) == \
+                (case.code, message)
+
+
+def test_the_table_covers_every_exit_code_of_the_contract() -> None:
+    assert {c.code for c in CASES} == {EX_OK, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL,
+                                       EX_NOPERM, EX_CONFIG}
+
+
+# ---- follow-up runs --------------------------------------------------------------------------
+
+def api_calls(env: Env) -> list[str]:
+    """The API log as METHOD + zones | list | record."""
+    out = []
+    for r in env.fake.requests():
+        path = r["path"].removeprefix("/client/v4")
+        what = ("zones" if path == "/zones" else "list" if path.endswith("/dns_records")
+                else "record")
+        out.append(f"{r['method']} {what}")
+    return out
+
+
+def test_post_timed_out_after_the_server_created_it_is_adopted_next_run(env: Env) -> None:
+    assert env.run(["update"]).code == 0
+    env.fake.delete_record(env.records("A")[0]["id"])  # by hand: the next write is a POST
+    env.write_config(cloudflare={"api_url": env.fake.api_url, "timeout": 0.5, "retries": 2})
+    env.fake.set_ip(ipv4=IP2)
+    env.fake.add_fault(method="POST", path="/dns_records$", after_apply=True, delay=2.0, times=1)
+    env.fake.clear_requests()
+
+    first = env.run(["update"])
+    assert first.code == EX_TEMPFAIL
+    assert "creating A home.example.com: timed out after 0.5 s" in first.lines[-1]
+    assert api_calls(env) == ["PATCH record", "GET list", "POST list"]  # a POST is never retried
+    [created] = env.records()
+    assert created["content"] == IP2  # the server did it; the answer was lost
+
+    env.fake.clear_requests()
+    second = env.run(["update"])
+    assert second.code == 0
+    assert api_calls(env) == ["GET list"]  # zone id still cached: list, adopt, no POST
+    assert env.records() == [created]
+    assert env.state()["records"][f"A {NAME}"]["id"] == created["id"]
+
+
+def test_record_deleted_by_hand_while_cached_is_listed_and_created(env: Env) -> None:
+    assert env.run(["update"]).code == 0
+    old_id = env.records("A")[0]["id"]
+    env.fake.delete_record(old_id)
+    env.fake.set_ip(ipv4=IP2)
+    env.fake.clear_requests()
+
+    result = env.run(["update"])
+    assert result.code == 0
+    assert api_calls(env) == ["PATCH record", "GET list", "POST list"]
+    assert env.fake.requests()[0]["status"] == 404
+    assert sum(f"record {old_id} is gone" in line for line in result.lines) == 1
+    [record] = env.records()
+    assert (record["content"], record["comment"]) == (IP2, MARKER)
+    assert record["id"] != old_id
+    assert env.state()["records"][f"A {NAME}"]["id"] == record["id"]
+
+    env.fake.clear_requests()
+    assert env.run(["update"]).code == 0
+    assert api_calls(env) == []  # the cache is right again
+
+
+def _spawn_update(env: Env) -> subprocess.Popen[str]:
+    environ = {k: v for k, v in os.environ.items()
+               if k not in ("JOURNAL_STREAM", "CLOUDFLARE_API_TOKEN", "CREDENTIALS_DIRECTORY")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "pi_ddns", "--config", str(env.config_path), "update"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environ)
+
+
+def _wait_for(done: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not done():
+        if proc.poll() is not None:
+            pytest.fail(f"pi-ddns exited ({proc.returncode}) before {what}: {proc.stderr}")
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("write", ["PATCH", "POST"])
+def test_sigkill_between_the_api_write_and_the_state_write_converges(env: Env,
+                                                                     write: str) -> None:
+    """A real process is killed while the fake holds the answer to a write it has done."""
+    if write == "PATCH":  # warm cache, the address changed
+        assert env.run(["update"]).code == 0
+        env.fake.set_ip(ipv4=IP2)
+        want = IP2
+    else:  # first run, the record is created
+        want = IP1
+    state_before = env.state_path.read_bytes() if env.state_path.exists() else None
+    env.fake.add_fault(method=write, path="/dns_records", after_apply=True, delay=60, times=1)
+
+    proc = _spawn_update(env)
+    try:
+        _wait_for(lambda: [r["content"] for r in env.records()] == [want], proc,
+                  f"the {write} to be applied")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+        assert proc.stderr is not None
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+    # killed before the state write: the file is as it was, and no temp file is left over
+    state_after = env.state_path.read_bytes() if env.state_path.exists() else None
+    assert state_after == state_before
+    assert [p.name for p in env.state_path.parent.iterdir() if p.name.endswith(".tmp")] == []
+
+    env.fake.clear_faults()
+    env.fake.clear_requests()
+    result = env.run(["update"])
+    assert result.code == 0, result.err
+    [record] = env.records()  # converged, no duplicate
+    assert record["content"] == want
+    assert env.state()["records"][f"A {NAME}"] == {
+        **env.state()["records"][f"A {NAME}"], "id": record["id"], "content": want}
+    if write == "PATCH":
+        assert api_calls(env) == ["PATCH record"]  # same PATCH by the cached id: idempotent
+    else:
+        assert api_calls(env) == ["GET zones", "GET list"]  # found ours: adopted, not POSTed
+    env.fake.clear_requests()
+    assert env.run(["update"]).code == 0
+    assert api_calls(env) == []
