@@ -308,3 +308,18 @@ def test_headers_are_never_read_as_the_address(env: Env) -> None:
         detect.detect(family(HttpSource(env.fake.url + "/ip")))
     env.fake.set_echo("/ip", body=IP1, headers={"Set-Cookie": f"ip={IP2}"})
     assert str(detect.detect(family(HttpSource(env.fake.url + "/ip"))).address) == IP1
+
+
+def test_tls_context_verifies_and_looks_cas_up_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    ctx = detect.tls_context()
+    assert ctx.verify_mode == ssl.CERT_REQUIRED
+    assert ctx.check_hostname
+    capath = ssl.get_default_verify_paths().capath
+    if capath and Path(capath).is_dir() and any(Path(capath).glob("*.0")):
+        assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing parsed up front
+    monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/bundle.pem")
+    assert detect.tls_context().verify_mode == ssl.CERT_REQUIRED

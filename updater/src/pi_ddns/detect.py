@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
+import os
 import time
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from pi_ddns import __version__, cfranges
@@ -26,6 +27,9 @@ from pi_ddns.config import (
     TraceSource,
 )
 from pi_ddns.errors import DetectionError
+
+if TYPE_CHECKING:
+    import ssl
 
 MAX_BODY = 4096
 
@@ -147,10 +151,7 @@ def http_get(url: str, timeout: float) -> bytes:
     port = parts.port or (443 if https else 80)
     conn: http.client.HTTPConnection
     if https:
-        import ssl
-
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout,
-                                           context=ssl.create_default_context())
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context())
     else:
         conn = http.client.HTTPConnection(host, port, timeout=timeout)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -180,6 +181,28 @@ def http_get(url: str, timeout: float) -> bytes:
         raise SourceError(_oserror(e)) from None
     finally:
         conn.close()
+
+
+def tls_context() -> ssl.SSLContext:
+    """Verifying TLS context that looks CA certificates up lazily in the hashed directory.
+
+    create_default_context() parses the whole CA bundle (~140 certificates) on every run: ~19 ms
+    here, far more on a Pi 1. The hashed directory that ca-certificates maintains gives the same
+    trust with one file read per handshake. Falls back to the defaults when there is none or
+    when $SSL_CERT_FILE/$SSL_CERT_DIR choose something else.
+    """
+    import ssl
+
+    capath = ssl.get_default_verify_paths().capath
+    custom = os.environ.get("SSL_CERT_FILE") or os.environ.get("SSL_CERT_DIR")
+    try:
+        hashed = bool(capath) and not custom and any(
+            name.endswith(".0") for name in os.listdir(capath))
+    except OSError:
+        hashed = False
+    if hashed:
+        return ssl.create_default_context(capath=capath)
+    return ssl.create_default_context()
 
 
 def _shorten(conn: http.client.HTTPConnection, deadline: float) -> None:

@@ -24,6 +24,7 @@ def setup(verbose: bool = False, environ: dict[str, str] | None = None) -> None:
     """Configure once per run (main calls it)."""
     env = os.environ if environ is None else environ
     _Setup.level = DEBUG if verbose else INFO
+    _Setup.secrets = ()
     _Setup.journal = _stderr_is_journal(env.get("JOURNAL_STREAM", ""))
 
 
@@ -41,7 +42,7 @@ def _stderr_is_journal(value: str) -> bool:
 
 def hide(secret: str | None) -> None:
     """Never print this string (the token), whatever message it ends up in."""
-    if secret:
+    if secret and secret not in _Setup.secrets:
         _Setup.secrets = (*_Setup.secrets, secret)
 
 
@@ -104,10 +105,10 @@ def ping(url: str, ok: bool, message: str, timeout: float = 5.0) -> None:
     conn: http.client.HTTPConnection
     try:
         if https:
-            import ssl
+            from pi_ddns.detect import tls_context
 
             conn = http.client.HTTPSConnection(parts.hostname or "", port, timeout=timeout,
-                                               context=ssl.create_default_context())
+                                               context=tls_context())
         else:
             conn = http.client.HTTPConnection(parts.hostname or "", port, timeout=timeout)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
