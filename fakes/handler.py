@@ -23,6 +23,9 @@ _AUTH_HEADERS = ("Authorization", "X-Auth-Key", "X-Auth-Email", "X-Auth-User-Ser
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as httpx and the SDK expect
+    # headers and body go out in two writes; without TCP_NODELAY, Nagle plus the client's
+    # delayed ACK cost 40 ms per keep-alive request
+    disable_nagle_algorithm = True
     server_version = "fake-cloudflare/1"
     sys_version = ""
 
