@@ -3,22 +3,23 @@
     updater/.venv/bin/python updater/bench/bench.py [--runs N]
 
 Each case runs the installed `pi-ddns` console script (or `python -m pi_ddns`) in a fresh
-subprocess N times and reports medians: wall time, CPU time (user+sys of the child, from wait4),
-peak RSS, the modules it imported (one extra `-X importtime` run), requests to the IP source and
-to the API. The baseline `python -c 'import ssl, http.client, json, tomllib'` runs interleaved
-with the no-change case, so both see the same machine load. Exit status 1 if a target is missed.
+subprocess N times and reports medians: wall time, CPU time and peak RSS (the child's rusage,
+read by a small launcher process), the modules it imported (one extra `-X importtime` run), and
+the requests to the IP source and to the API. The baseline
+`python -c 'import ssl, http.client, json, tomllib'` runs interleaved with the no-change case, so
+both see the same machine load. Exit status 1 if a target is missed.
 """
 
 from __future__ import annotations
 
 import argparse
 import compileall
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,22 +62,34 @@ def command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "pi_ddns"]
 
 
+# getrusage's peak RSS of a child includes the RSS of the process it was forked from (exec
+# keeps the old mm's high-water mark), and this process holds the fake: ~25 MB. So a tiny
+# launcher (python -S, ~7 MB) forks and execs each measured run and reports its rusage.
+LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[2], sys.argv[2:])
+_, status, ru = os.wait4(pid, 0)
+wall = time.perf_counter() - start
+with open(sys.argv[1], "w") as f:
+    json.dump([wall, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, os.waitstatus_to_exitcode(status)], f)
+"""
+
+
 def run(argv: list[str], fake: FakeCloudflare | None, env: dict[str, str]) -> Sample:
     fake_counts = (sum(fake.echo_hits.values()), len(fake.requests())) if fake else (0, 0)
-    start = time.perf_counter()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = (time.perf_counter() - start) * 1000
-    assert proc.stderr is not None
-    err = proc.stderr.read().decode()
-    proc.stderr.close()
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.stderr.write(f"bench: {' '.join(argv[-2:])} exited {proc.returncode}: {err}")
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, out.name, *argv], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              check=False)
+        wall, cpu, rss_kb, code = json.loads(Path(out.name).read_text())
+    if code != 0 or done.returncode != 0:
+        sys.stderr.write(f"bench: {' '.join(argv[-2:])} exited {code}: {done.stderr}")
     source = sum(fake.echo_hits.values()) - fake_counts[0] if fake else 0
     api = len(fake.requests()) - fake_counts[1] if fake else 0
-    return Sample(wall, (usage.ru_utime + usage.ru_stime) * 1000, usage.ru_maxrss / 1024,
-                  source, api, proc.returncode)
+    return Sample(wall * 1000, cpu * 1000, rss_kb / 1024, source, api, code)
 
 
 def imports(argv: list[str], env: dict[str, str]) -> tuple[int, list[str]]:
