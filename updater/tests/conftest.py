@@ -164,6 +164,9 @@ def fake() -> Iterator[FakeCloudflare]:
         yield server
     finally:
         server.stop()
+    # Every request the updater sent, and every answer, matched Cloudflare's OpenAPI spec
+    # (../shared/cloudflare/dns-openapi.json; the list stays empty when the file is absent).
+    assert server.spec_violations == []
 
 
 @pytest.fixture

@@ -112,6 +112,26 @@ def test_both_families_and_two_names(env: Env) -> None:
                             f"updated AAAA {other} {IP6_1} -> {IP6_2}"]
 
 
+def test_an_ipv6_outage_does_not_hold_back_the_a_record(env: Env) -> None:
+    env.write_config(ipv6={"enabled": True, "sources": [
+        {"type": "http", "url": env.fake.url + "/ip6"}]})
+    warm(env)
+    env.fake.set_echo("/ip6", status=503)
+    env.fake.set_ip(ipv4=IP2)
+    result = env.run(["update"])
+    assert result.code == EX_UNAVAILABLE
+    assert calls(env) == ["PATCH record"]
+    assert {r["type"]: r["content"] for r in env.records()} == {"A": IP2, "AAAA": IP6_1}
+    assert result.lines[-2] == (f"pi-ddns: notice: before the failure: updated A {NAME} {IP1} "
+                                f"-> {IP2}")
+    assert result.lines[-1].startswith("pi-ddns: error: no acceptable IPv6 address: http ")
+    assert set(env.state()["records"]) == {f"A {NAME}", f"AAAA {NAME}"}
+    env.fake.clear_requests()
+    assert env.run(["update", "--force"]).code == EX_UNAVAILABLE  # reconcile keeps AAAA cached
+    assert calls(env) == ["GET zones", "GET list"]
+    assert set(env.state()["records"]) == {f"A {NAME}", f"AAAA {NAME}"}
+
+
 def test_stale_cache_reconciles_once(env: Env) -> None:
     warm(env)
 

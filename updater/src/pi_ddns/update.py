@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from pi_ddns import report, state
 from pi_ddns.config import Config
-from pi_ddns.detect import detect
-from pi_ddns.errors import ConflictError, DdnsError
+from pi_ddns.detect import Detected, detect
+from pi_ddns.errors import ConflictError, DdnsError, DetectionError
 
 if TYPE_CHECKING:
     from pi_ddns.apply import CloudflareApi
@@ -96,8 +96,25 @@ def _finish(run: _Run, code: int, message: str) -> None:
 
 
 def _sync(run: _Run, token: str, force: bool) -> str:
+    """Sync every family whose address was detected; then raise a family's DetectionError."""
+    addresses: dict[str, Detected] = {}
+    failures: list[str] = []
+    for family in run.cfg.families:
+        try:
+            addresses[family.rtype] = detect(family)
+        except DetectionError as e:  # an IPv6 outage must not hold back the A records
+            failures.append(str(e))
+    if not addresses:
+        raise DetectionError("; ".join(failures))
+    summary = _sync_detected(run, token, force, addresses, complete=not failures)
+    if failures:
+        raise DetectionError("; ".join(failures))
+    return summary
+
+
+def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Detected], *,
+                   complete: bool) -> str:
     cfg, st = run.cfg, run.st
-    addresses = {f.rtype: detect(f) for f in cfg.families}
     for d in addresses.values():
         report.debug(f"detected {d.address} via {d.source}")
     wanted = [(f"{rtype} {name}", name, rtype, str(d.address))
@@ -123,7 +140,7 @@ def _sync(run: _Run, token: str, force: bool) -> str:
             if want:
                 _reconcile(run, api, zone_id, want, full=False)
         else:
-            _reconcile(run, api, None, want, full=True)
+            _reconcile(run, api, None, want, full=complete)
     finally:
         api.close()
     verb = "dry run: would have " if run.dry_run else ""
@@ -185,7 +202,7 @@ def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wa
             report.error(str(later))
         raise conflicts[0]
     if full and not run.dry_run:
-        keys = {w.key for w in want}
+        keys = {f"{f.rtype} {name}" for f in run.cfg.families for name in run.cfg.records}
         for key in [k for k in st.records if k not in keys]:
             del st.records[key]  # no longer configured
         st.last_reconcile = state.iso(run.now)
