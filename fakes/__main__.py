@@ -40,12 +40,16 @@ def serve(argv: list[str]) -> int:
     p.add_argument("--no-spec", action="store_true", help="skip the OpenAPI conformance check")
     args = p.parse_args(argv)
 
-    fake = FakeCloudflare(args.host, args.port, dns_port=None if args.no_dns else args.dns_port,
-                          zones=tuple(args.zone or ["example.com"]),
-                          tokens=tuple(args.token or [DEFAULT_TOKEN]), ipv4=args.ipv4, ipv6=args.ipv6,
-                          state_file=args.state_file, check_spec=not args.no_spec)
-    fake.poll = 0.2  # a long-running process: fewer idle wake-ups, still a quick SIGTERM
-    fake.start()
+    try:
+        fake = FakeCloudflare(args.host, args.port, dns_port=None if args.no_dns else args.dns_port,
+                              zones=tuple(args.zone or ["example.com"]),
+                              tokens=tuple(args.token or [DEFAULT_TOKEN]), ipv4=args.ipv4, ipv6=args.ipv6,
+                              state_file=args.state_file, check_spec=not args.no_spec)
+        fake.poll = 0.2  # a long-running process: fewer idle wake-ups, still a quick SIGTERM
+        fake.start()
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        sys.stderr.write(f"fakes: cannot start: {type(err).__name__}: {err}\n")
+        return 1
     fake.save()
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

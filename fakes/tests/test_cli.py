@@ -95,3 +95,13 @@ def test_ctl_client() -> None:
         assert call(f"{url}/_fake/dns", "PUT", {"mode": "nxdomain"}, token=None).status == 409
     finally:
         stop(proc)
+
+
+def test_a_corrupt_state_file_is_a_clean_error(state_file: Path) -> None:
+    state_file.write_text("{not json")
+    out = subprocess.run([sys.executable, "-m", "fakes", "--port", "0", "--state-file", str(state_file)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=20, check=False,
+                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert out.returncode == 1
+    assert out.stderr.startswith("fakes: cannot start: JSONDecodeError")
+    assert out.stdout == ""
