@@ -154,7 +154,8 @@ class Env:
         return [f"{r['method']} {r['path']}" for r in self.fake.requests()]
 
     def records(self, type: str | None = None) -> list[dict[str, Any]]:
-        return self.fake.records(name=NAME, type=type)
+        found: list[dict[str, Any]] = self.fake.records(name=NAME, type=type)
+        return found
 
 
 @pytest.fixture

@@ -120,7 +120,9 @@ def test_status_in_sync_makes_no_api_call_and_writes_nothing(env: Env) -> None:
     code, data = status_json(env)
     assert code == 0
     assert (data["ok"], data["message"]) == (True, "in sync")
-    [record] = data["records"]  # type: ignore[misc]
+    records = data["records"]
+    assert isinstance(records, list)
+    [record] = records
     assert record["name"] == NAME
     assert record["content"] == IP1
     assert len(record["id"]) == 32
