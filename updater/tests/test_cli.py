@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -199,3 +200,34 @@ def test_an_unexpected_exception_is_one_line_and_70(env: Env) -> None:
     assert "Traceback" not in result.err
     verbose = env.run(["-v", "update"], now=lambda: float("nan"))
     assert "pi-ddns: debug: Traceback (most recent call last):" in verbose.err
+
+
+@pytest.mark.parametrize("warm", [True, False], ids=["patch", "create"])
+def test_killed_between_api_write_and_state_write_converges(env: Env, warm: bool) -> None:
+    key = f"A {NAME}"
+    if warm:
+        assert env.run(["update"]).code == 0
+        env.fake.set_ip(ipv4=IP2)
+    method = "PATCH" if warm else "POST"
+    env.fake.add_fault(method=method, path="/dns_records", delay=30, after_apply=True, times=1)
+    proc = subprocess.Popen([sys.executable, "-m", "pi_ddns", "--config", str(env.config_path),
+                             "update"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        want = IP2 if warm else IP1
+        while not any(r["content"] == want for r in env.records()):
+            assert time.monotonic() < deadline, "the write never reached the fake"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+    cached = json.loads(env.state_path.read_text())["records"] if env.state_path.exists() else {}
+    assert cached.get(key, {}).get("content") == (IP1 if warm else None)  # state not written
+    env.fake.clear_faults()
+    env.fake.clear_requests()
+    result = env.run(["update"])
+    assert result.code == 0
+    assert len(env.records()) == 1
+    assert env.state()["records"][key]["content"] == env.records()[0]["content"]
+    methods = [r["method"] for r in env.fake.requests()]
+    assert "POST" not in methods  # never a duplicate
