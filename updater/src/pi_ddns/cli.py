@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NamedTuple, NoReturn
 
 from pi_ddns import __version__, config, report
-from pi_ddns.errors import EX_SOFTWARE, EX_USAGE, ConfigError, DdnsError
+from pi_ddns.errors import EX_SOFTWARE, EX_USAGE, DdnsError
 
 USAGE = """\
 usage: pi-ddns [--config PATH] [-v] COMMAND [OPTIONS]
@@ -115,7 +115,7 @@ def _dispatch(args: Args, now: Callable[[], float]) -> int:
     if args.command == "status":
         from pi_ddns.status import status
 
-        return status(cfg, as_json="--json" in args.flags, now=now)
+        return status(cfg, as_json="--json" in args.flags)
     from pi_ddns.update import update
 
     return update(cfg, dry_run="--dry-run" in args.flags, force="--force" in args.flags,
@@ -130,14 +130,6 @@ def check_config(path: Path) -> int:
              "no token found yet (needed by update)")
     print(f"{path}: ok: zone {cfg.zone}, {len(cfg.records)} record(s), {families}; {token}")
     return 0
-
-
-def require_token(cfg: config.Config) -> str:
-    if not cfg.token:
-        raise ConfigError(f"{cfg.path}: no API token: put it in $CREDENTIALS_DIRECTORY/"
-                          f"{config.TOKEN_CREDENTIAL}, in the file named by token_file, or in "
-                          f"${config.TOKEN_ENV}")
-    return cfg.token
 
 
 def run() -> NoReturn:

@@ -458,6 +458,15 @@ def find_token(config: Config, env: Mapping[str, str]) -> tuple[str | None, str 
     return None, None
 
 
+def require_token(cfg: Config) -> str:
+    """The token, or a ConfigError that says where it was looked for."""
+    if not cfg.token:
+        raise ConfigError(f"{cfg.path}: no API token: put it in $CREDENTIALS_DIRECTORY/"
+                          f"{TOKEN_CREDENTIAL}, in the file named by token_file, or in "
+                          f"${TOKEN_ENV}")
+    return cfg.token
+
+
 def check_token(raw: bytes, origin: str) -> str:
     """Reject the usual paste mistakes. Messages never contain the token itself."""
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from pi_ddns import state
@@ -12,7 +11,7 @@ from pi_ddns.detect import detect
 from pi_ddns.errors import EX_TEMPFAIL, DetectionError
 
 
-def status(cfg: Config, *, as_json: bool, now: Callable[[], float]) -> int:
+def status(cfg: Config, *, as_json: bool) -> int:
     st = state.load(cfg.state_file, cfg.zone)
     detected: dict[str, str] = {}
     via: dict[str, str] = {}

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pi_ddns import report, state
-from pi_ddns.config import Config
+from pi_ddns.config import Config, require_token
 from pi_ddns.detect import Detected, detect
-from pi_ddns.errors import ConflictError, DdnsError, DetectionError
+from pi_ddns.errors import ConflictError, DdnsError, DetectionError, ZoneGone
 
 if TYPE_CHECKING:
     from pi_ddns.apply import CloudflareApi
@@ -59,8 +59,6 @@ class _Run:
 
 def update(cfg: Config, *, dry_run: bool, force: bool,
            now: Callable[[], float]) -> int:
-    from pi_ddns.cli import require_token
-
     token = require_token(cfg)
     st = state.load(cfg.state_file, cfg.zone)
     run = _Run(cfg, st, now(), dry_run)
@@ -135,10 +133,13 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
         want = [Wanted(name, rtype, content, cfg.comment_marker, cfg.adopt, cfg.ttl, cfg.proxied)
                 for _, name, rtype, content in wanted]
         if fresh and st.zone_id:
-            zone_id = st.zone_id
-            want = _patch_cached(run, api, zone_id, want)
-            if want:
-                _reconcile(run, api, zone_id, want, full=False)
+            try:
+                rest = _patch_cached(run, api, st.zone_id, want)
+                if rest:
+                    _reconcile(run, api, st.zone_id, rest, full=False)
+            except ZoneGone as e:  # deleted and re-added, or moved: find it by name
+                report.warning(f"{e}; looking the zone up again")
+                _reconcile(run, api, None, want, full=complete)
         else:
             _reconcile(run, api, None, want, full=complete)
     finally:
