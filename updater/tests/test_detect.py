@@ -108,7 +108,8 @@ def test_echo_body_non_ascii_is_rejected() -> None:
         parse_echo("81.2.69.16\uff10".encode(), 4)
 
 
-TRACE = f"fl=466f52\nh=1.1.1.1\nip={IP1}\nts=1.0\nuag=Mozilla/5.0 (X11; Linux)\ncolo=FRA\n"
+TRACE = (f"fl=466f52\nh=1.1.1.1\nip={IP1}\nts=1.0\nuag=Mozilla/5.0 (X11; Linux)\ncolo=FRA\n"
+         "new-key=ok\r\n")
 
 
 def test_trace_body() -> None:
@@ -249,6 +250,11 @@ def test_command_source_failures(code: str, why: str) -> None:
 def test_command_not_found() -> None:
     with pytest.raises(DetectionError, match="cannot run"):
         detect.detect(family(CommandSource(("/nonexistent/pi-ddns-ip",))))
+
+
+def test_interface_source_unknown_device() -> None:
+    with pytest.raises(DetectionError, match="interface pi-ddns-no0: exited with status 1: "):
+        detect.detect(family(InterfaceSource("pi-ddns-no0")))
 
 
 def test_interface_source_loopback_has_no_global_address() -> None:

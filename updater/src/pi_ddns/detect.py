@@ -132,7 +132,7 @@ def parse_trace(body: bytes, version: int, allow_nonglobal: bool = False) -> Add
         if not line:
             continue
         key, sep, value = line.partition("=")
-        if not sep or not key or not key.replace("_", "").isalnum():
+        if not sep or not key or not key.replace("_", "").replace("-", "").isalnum():
             raise SourceError(f"not a trace answer: {_snippet(line)}")
         if key == "ip":
             found.append(value)
@@ -255,7 +255,9 @@ def _run(argv: list[str], timeout: float) -> bytes:
     except OSError as e:
         raise SourceError(f"cannot run {argv[0]}: {_oserror(e)}") from None
     if done.returncode != 0:
-        raise SourceError(f"exited with status {done.returncode}")
+        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        detail = f": {_snippet(said[0])}" if said else ""
+        raise SourceError(f"exited with status {done.returncode}{detail}")
     if len(done.stdout) > MAX_BODY:
         raise SourceError(f"output longer than {MAX_BODY} bytes")
     return bytes(done.stdout)
