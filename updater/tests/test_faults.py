@@ -197,6 +197,14 @@ def state_bytes(content: bytes) -> Setup:
     return run
 
 
+def state_zone_id(zone_id: str) -> Setup:
+    def run(env: Env) -> None:
+        data = env.state()
+        data["zone"]["id"] = zone_id
+        env.state_path.write_text(json.dumps(data))
+    return run
+
+
 def no_token_file(env: Env) -> None:
     env.token_path.unlink()
 
@@ -331,6 +339,8 @@ CASES = [
          "version 2 is newer", state=REBUILT),
     Case("state file not UTF-8", state_bytes(b"\xff\xfe{}"), EX_OK,
          "ignoring the state file", state=REBUILT),
+    Case("state file with a malformed zone id", steps(state_zone_id("../../zones"), new_ip),
+         EX_OK, "not a valid zone id", records=UPDATED, state=FOLLOWED),
     Case("state file unreadable", state_is_a_directory, EX_OK, "cannot read the state",
          state=UNTOUCHED),
     Case("state directory unwritable", steps(state_dir_unwritable, new_ip), EX_OK,
@@ -545,6 +555,34 @@ def test_sigkill_between_the_api_write_and_the_state_write_converges(env: Env,
         assert api_calls(env) == ["PATCH record"]  # same PATCH by the cached id: idempotent
     else:
         assert api_calls(env) == ["GET zones", "GET list"]  # found ours: adopted, not POSTed
+    env.fake.clear_requests()
+    assert env.run(["update"]).code == 0
+    assert api_calls(env) == []
+
+
+def test_a_zone_recreated_with_a_new_id_while_cached_recovers_in_the_same_run(env: Env) -> None:
+    """The zone was deleted and added again (or moved to another account): the cached zone id
+    no longer routes (7003). The run finds the zone by name again instead of failing with 75
+    on every timer run until max_cache_age ends."""
+    assert env.run(["update"]).code == 0
+    old_zone = env.records()[0]["zone_id"]
+    with env.fake.lock:  # the dashboard: zone gone, then re-added with its record
+        del env.fake.state.zones[old_zone]
+        env.fake.state.records.clear()
+    new_zone = env.fake.add_zone(ZONE)["id"]
+    env.fake.seed_record(NAME, "A", IP1, comment=MARKER)
+    env.fake.set_ip(ipv4=IP2)
+    env.fake.clear_requests()
+
+    result = env.run(["update"])
+    assert result.code == 0, result.err
+    assert sum("looking the zone up again" in line for line in result.lines) == 1
+    [record] = env.records()
+    assert (record["zone_id"], record["content"]) == (new_zone, IP2)
+    st = env.state()
+    assert st["zone"]["id"] == new_zone
+    assert st["records"][f"A {NAME}"]["id"] == record["id"]
+    assert api_calls(env)[-3:] == ["GET zones", "GET list", "PATCH record"]
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
     assert api_calls(env) == []

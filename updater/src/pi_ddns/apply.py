@@ -149,7 +149,8 @@ class CloudflareApi:
     # ---- the boundary ------------------------------------------------------------------
     def _zone_arg(self, zone_id: ZoneId, what: str) -> str:
         if not _ID.fullmatch(zone_id):
-            raise errors.DdnsError(f"Cloudflare API: {what}: not a valid zone id: {zone_id!r}")
+            # a damaged state file: look the zone up by name rather than fail every run
+            raise errors.ZoneGone(f"Cloudflare API: {what}: not a valid zone id: {zone_id!r}")
         return zone_id
 
     def _call(self, what: str, call: Callable[[], _T], *, record: bool = False) -> _T:
@@ -196,9 +197,11 @@ class CloudflareApi:
             return errors.RecordExists(f"{prefix}: the record already exists ({detail})")
         if record and (status == 404 or codes & (_GONE_CODES | _BAD_ID_CODES)):
             return errors.RecordGone(f"{prefix}: the record no longer exists ({detail})")
-        if status in (408, 409) or codes & _BAD_ID_CODES:
-            # _BAD_ID_CODES outside a record call: the cached zone id is stale; a reconcile
-            # (zone lookup) fixes it on the next run.
+        if codes & _BAD_ID_CODES:
+            # Outside a record call: the cached zone id is stale (zone deleted or moved); the
+            # updater looks the zone up by name again.
+            return errors.ZoneGone(f"{prefix}: the zone id no longer exists ({detail})")
+        if status in (408, 409):
             return errors.TransientError(f"{prefix}: {detail}")
         return errors.DdnsError(f"{prefix}: request refused ({detail})")
 

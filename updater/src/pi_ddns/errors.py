@@ -59,3 +59,7 @@ class RecordExists(TransientError):
 
 class RecordGone(TransientError):
     """A cached record id no longer exists (deleted in the dashboard)."""
+
+
+class ZoneGone(TransientError):
+    """A cached zone id no longer routes (the zone was deleted or moved): look it up again."""
