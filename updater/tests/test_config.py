@@ -269,3 +269,9 @@ def test_property_config_values_give_a_config_or_a_config_error(data: dict[str, 
 def test_property_arbitrary_text_gives_a_config_or_a_config_error(text: str) -> None:
     with contextlib.suppress(ConfigError):
         parse(MINIMAL + text)
+
+
+def test_a_token_pasted_into_the_config_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as err:
+        parse(MINIMAL + f'token = "{TOKEN}"\n')
+    assert str(err.value) == f"{F}: token: unknown key"
