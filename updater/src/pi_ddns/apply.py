@@ -111,7 +111,7 @@ class CloudflareApi:
         if proxied is not None:
             kwargs["proxied"] = proxied
         result = self._call(what, lambda: self._create_client.dns.records.create(**kwargs))
-        return _record(result, what)
+        return _same_record(_record(result, what), what, name=name, rtype=rtype)
 
     def update_record(
         self,
@@ -144,7 +144,7 @@ class CloudflareApi:
         )
         if not isinstance(answer, dict):  # the SDK hands back the text of a non-JSON body
             raise errors.TransientError(f"Cloudflare API: {what}: {_NOT_JSON}")
-        return _record(answer.get("result"), what)
+        return _same_record(_record(answer.get("result"), what), what, record_id=record_id)
 
     # ---- the boundary ------------------------------------------------------------------
     def _zone_arg(self, zone_id: ZoneId, what: str) -> str:
@@ -262,6 +262,21 @@ def _record(obj: object, what: str) -> Record:
         comment=comment,
         tags=tuple(tags),
     )
+
+
+def _same_record(rec: Record, what: str, *, record_id: str | None = None,
+                 name: str | None = None, rtype: str | None = None) -> Record:
+    """A write's answer must describe the record written: the updater caches its id, and a
+    foreign id would aim the next PATCH at a record it does not own."""
+    if (
+        (record_id is not None and rec.id != record_id)
+        or (name is not None and rec.name.lower().rstrip(".") != name.lower().rstrip("."))
+        or (rtype is not None and rec.type != rtype)
+    ):
+        raise errors.TransientError(
+            f"Cloudflare API: {what}: the answer is about another record; not trusting it"
+        )
+    return rec
 
 
 def _bad_answer(what: str) -> NoReturn:
