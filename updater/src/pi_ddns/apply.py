@@ -264,8 +264,14 @@ def _record(obj: object, what: str) -> Record:
     )
 
 
-def _same_record(rec: Record, what: str, *, record_id: str | None = None,
-                 name: str | None = None, rtype: str | None = None) -> Record:
+def _same_record(
+    rec: Record,
+    what: str,
+    *,
+    record_id: str | None = None,
+    name: str | None = None,
+    rtype: str | None = None,
+) -> Record:
     """A write's answer must describe the record written: the updater caches its id, and a
     foreign id would aim the next PATCH at a record it does not own."""
     if (
