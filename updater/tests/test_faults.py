@@ -139,6 +139,13 @@ def api(retries: int = 0, timeout: float = 5.0, **rule: Any) -> Setup:
     return run
 
 
+def foreign_record(content: str) -> str:
+    """A success envelope that describes some other record than the one written."""
+    return json.dumps({"success": True, "errors": [], "messages": [], "result": {
+        "id": "0123456789abcdef0123456789abcdef", "name": f"other.{ZONE}", "type": "A",
+        "content": content, "ttl": 1, "proxied": False}})
+
+
 def token(text: str, mode: int = 0o600) -> Setup:
     return lambda env: env.write_token(text, mode)
 
@@ -315,18 +322,12 @@ CASES = [
                                           content_type="application/json"),
          EX_TEMPFAIL, NOT_JSON),
     Case("200 PATCH answer about another record",
-         api(method="PATCH", status=200, content_type="application/json", body=json.dumps(
-             {"success": True, "errors": [], "messages": [], "result": {
-                 "id": "0123456789abcdef0123456789abcdef", "name": f"other.{ZONE}", "type": "A",
-                 "content": "10.0.0.1", "ttl": 1, "proxied": False}})),
+         api(method="PATCH", status=200, content_type="application/json",
+             body=foreign_record("10.0.0.1")),
          EX_TEMPFAIL, "the answer is about another record"),
     Case("200 POST answer about another record",
          steps(delete_ours, api(method="POST", status=200, content_type="application/json",
-                                body=json.dumps({"success": True, "errors": [], "messages": [],
-                                                 "result": {"id": "0123456789abcdef0123456789abcdef",
-                                                            "name": f"other.{ZONE}", "type": "A",
-                                                            "content": IP2, "ttl": 1,
-                                                            "proxied": False}}))),
+                                body=foreign_record(IP2))),
          EX_TEMPFAIL, "the answer is about another record", args=("update", "--force")),
     Case("200 HTML on zones", api(method="GET", path="/zones$", status=200,
                                   body="<html>maintenance</html>"),
@@ -465,17 +466,22 @@ def api_calls(env: Env) -> list[str]:
     return out
 
 
-def test_post_timed_out_after_the_server_created_it_is_adopted_next_run(env: Env) -> None:
+@pytest.mark.parametrize(("lost", "says"), [
+    ({"delay": 2.0}, "creating A home.example.com: timed out after 0.5 s"),
+    ({"status": 502, "body": "<html>bad gateway</html>"}, "Cloudflare server error (HTTP 502"),
+], ids=["timeout", "502"])
+def test_post_whose_answer_was_lost_after_the_server_created_it_is_adopted_next_run(
+        env: Env, lost: dict[str, Any], says: str) -> None:
     assert env.run(["update"]).code == 0
     env.fake.delete_record(env.records("A")[0]["id"])  # by hand: the next write is a POST
     env.write_config(cloudflare={"api_url": env.fake.api_url, "timeout": 0.5, "retries": 2})
     env.fake.set_ip(ipv4=IP2)
-    env.fake.add_fault(method="POST", path="/dns_records$", after_apply=True, delay=2.0, times=1)
+    env.fake.add_fault(method="POST", path="/dns_records$", after_apply=True, times=1, **lost)
     env.fake.clear_requests()
 
     first = env.run(["update"])
     assert first.code == EX_TEMPFAIL
-    assert "creating A home.example.com: timed out after 0.5 s" in first.lines[-1]
+    assert says in first.lines[-1]
     assert api_calls(env) == ["PATCH record", "GET list", "POST list"]  # a POST is never retried
     [created] = env.records()
     assert created["content"] == IP2  # the server did it; the answer was lost
