@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import ipaddress
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,7 @@ from pi_ddns.config import (
 )
 from pi_ddns.detect import SourceError, check, parse_echo, parse_trace
 from pi_ddns.errors import DetectionError
+from tlsserver import TlsEcho, make_ca_dir
 
 
 def family(*sources: Source, version: int = 4, policy: str = "first", agree: int = 2,
@@ -329,3 +332,36 @@ def test_tls_context_verifies_and_looks_cas_up_lazily(monkeypatch: pytest.Monkey
         assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing parsed up front
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/bundle.pem")
     assert detect.tls_context().verify_mode == ssl.CERT_REQUIRED
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TlsEcho]:
+    try:
+        cadir, cert, key = make_ca_dir(tmp_path)
+    except (FileNotFoundError, subprocess.CalledProcessError):
+        pytest.skip("openssl cannot make a test certificate")
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(cadir))
+    server = TlsEcho(cert, key, lambda: IP1)
+    yield server
+    server.stop()
+
+
+def test_https_sources_verify_the_certificate(tls: TlsEcho) -> None:
+    ctx = detect.tls_context()
+    assert ctx.cert_store_stats()["x509_ca"] == 0  # looked up lazily in $SSL_CERT_DIR
+    got = detect.detect(family(TraceSource(tls.url + "/cdn-cgi/trace")))
+    assert str(got.address) == IP1
+    assert str(detect.detect(family(HttpSource(tls.url + "/ip"))).address) == IP1
+    assert tls.hits == 2
+
+
+def test_https_with_an_untrusted_certificate_fails(tls: TlsEcho,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   tmp_path: Path) -> None:
+    empty = tmp_path / "empty-ca"
+    empty.mkdir()
+    (empty / "00000000.0").write_text("")  # a hashed dir without our CA
+    monkeypatch.setenv("SSL_CERT_DIR", str(empty))
+    with pytest.raises(DetectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
+        detect.detect(family(HttpSource(tls.url + "/ip")))
