@@ -78,8 +78,12 @@ with open(sys.argv[1], "w") as f:
 """
 
 
-def run(argv: list[str], fake: FakeCloudflare | None, env: dict[str, str]) -> Sample:
-    fake_counts = (sum(fake.echo_hits.values()), len(fake.requests())) if fake else (0, 0)
+def run(argv: list[str], fake: FakeCloudflare | None, env: dict[str, str],
+        source_hits: Callable[[], int] | None = None) -> Sample:
+    """One measured run. Source requests: the fake's echo hits, or `source_hits()`."""
+    if source_hits is None:
+        source_hits = (lambda: sum(fake.echo_hits.values())) if fake else (lambda: 0)
+    fake_counts = (source_hits(), len(fake.requests()) if fake else 0)
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         done = subprocess.run([sys.executable, "-S", "-c", LAUNCHER, out.name, *argv], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -87,7 +91,7 @@ def run(argv: list[str], fake: FakeCloudflare | None, env: dict[str, str]) -> Sa
         wall, cpu, rss_kb, code = json.loads(Path(out.name).read_text())
     if code != 0 or done.returncode != 0:
         sys.stderr.write(f"bench: {' '.join(argv[-2:])} exited {code}: {done.stderr}")
-    source = sum(fake.echo_hits.values()) - fake_counts[0] if fake else 0
+    source = source_hits() - fake_counts[0]
     api = len(fake.requests()) - fake_counts[1] if fake else 0
     return Sample(wall * 1000, cpu * 1000, rss_kb / 1024, source, api, code)
 
@@ -150,6 +154,44 @@ class Bench:
         return case
 
 
+class Https:
+    """The same warm install, asking a loopback HTTPS trace (throwaway CA in $SSL_CERT_DIR):
+    the production hot path with certificate verification. Skipped without `openssl`."""
+
+    def __init__(self, bench: Bench) -> None:
+        sys.path.insert(0, str(ROOT / "updater" / "tests"))
+        from tlsserver import TlsEcho, make_ca_dir
+
+        self.server: TlsEcho | None = None
+        try:
+            cadir, cert, key = make_ca_dir(bench.tmp)
+        except (OSError, subprocess.CalledProcessError) as e:
+            sys.stderr.write(f"bench: no HTTPS case ({e})\n")
+            return
+        self.server = TlsEcho(cert, key, lambda: str(bench.fake.addresses["ipv4"]))
+        config = bench.tmp / "config-https.toml"
+        config.write_text(bench.config.read_text().replace(
+            f'{{ type = "http", url = "{bench.fake.url}/ip" }}',
+            f'{{ type = "trace", url = "{self.server.url}/cdn-cgi/trace" }}'))
+        self.env = {k: v for k, v in bench.env.items() if k != "SSL_CERT_FILE"}
+        self.env["SSL_CERT_DIR"] = str(cadir)
+        self.argv = [*command(), "--config", str(config), "update"]
+        self.fake = bench.fake
+
+    @property
+    def ok(self) -> bool:
+        return self.server is not None
+
+    def update(self) -> Sample:
+        assert self.server is not None
+        server = self.server
+        return run(self.argv, self.fake, self.env, lambda: server.hits)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9, help="runs per case (default 9)")
@@ -164,12 +206,20 @@ def main() -> int:
         bench.update()  # warm: record created, state written
         base, hot = Case("baseline: python -c 'import ssl, http.client, json, tomllib'"), \
             Case("no change, warm cache")
+        https = Https(bench)
+        tls = Case("no change, warm cache, HTTPS trace source")
         for _ in range(runs):  # side by side, same machine load
             base.samples.append(run(BASELINE, None, bench.env))
             hot.samples.append(bench.update())
+            if https.ok:
+                tls.samples.append(https.update())
         base.modules, _ = imports(BASELINE, bench.env)
         hot.modules, hot.sdk = imports(bench.argv, bench.env)
         cases += [base, hot]
+        if https.ok:
+            tls.modules, tls.sdk = imports(https.argv, https.env)
+            cases.append(tls)
+        https.stop()
         cases.append(bench.case("IP changed, warm cache", runs, bench.flip_ip))
         cases.append(bench.case("cold cache, record exists",
                                 runs, lambda: (bench.forget(), bench.skew_record())))
@@ -180,12 +230,17 @@ def main() -> int:
 
 def report(cases: list[Case], runs: int) -> int:
     base_cpu = cases[0].median("cpu_ms")
+
+    def no_change(c: Case) -> tuple[bool, str]:
+        ratio = c.median("cpu_ms") / base_cpu
+        met = (ratio <= 1.5 and c.median("rss_mb") <= 25 and c.median("source") == 1
+               and c.median("api") == 0 and not c.sdk)
+        return met, (f"CPU <= 1.5x baseline ({ratio:.2f}x), RSS <= 25 MB, 1 source request, "
+                     "0 API, no SDK import")
+
     targets: dict[str, Callable[[Case], tuple[bool, str]]] = {
-        "no change, warm cache": lambda c: (
-            c.median("cpu_ms") <= 1.5 * base_cpu and c.median("rss_mb") <= 25
-            and c.median("source") == 1 and c.median("api") == 0 and not c.sdk,
-            f"CPU <= 1.5x baseline ({c.median('cpu_ms') / base_cpu:.2f}x), RSS <= 25 MB, "
-            "1 source request, 0 API, no SDK import"),
+        "no change, warm cache": no_change,
+        "no change, warm cache, HTTPS trace source": no_change,
         "IP changed, warm cache": lambda c: (max(s.api for s in c.samples) == 1,
                                              "exactly 1 API request (PATCH by cached id)"),
         "cold cache, record exists": lambda c: (max(s.api for s in c.samples) <= 3,
