@@ -58,8 +58,10 @@ pytest_in() {
 scenario() {
     local s=$1
     scripts/pi-nspawn.sh sweep      # dead instances left by an aborted run
-    molecule reset -s "$s" >/dev/null 2>&1 || true   # stale ~/.ansible/tmp/molecule.* state
-    molecule test -s "$s"
+    # The shared settings, explicitly: molecule finds them by itself only inside a git checkout.
+    local base=(--base-config "$root/.config/molecule/config.yml")
+    molecule "${base[@]}" reset -s "$s" >/dev/null 2>&1 || true   # stale ~/.ansible/tmp/molecule.* state
+    molecule "${base[@]}" test -s "$s"
 }
 
 groups=("$@")
