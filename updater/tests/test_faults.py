@@ -303,7 +303,8 @@ CASES = [
          EX_NOPERM, "Zone > DNS > Edit"),
     Case("API 403 9109 unknown token", unknown_token, EX_NOPERM, "9109 Invalid access token"),
     Case("API 403 10000 read-only token", read_only_token, EX_NOPERM,
-         "10000 Authentication error"),
+         "10000 Authentication error); create or fix a token with Zone > Zone > Read and "
+         "Zone > DNS > Edit permissions"),
     Case("zone not visible to the token", token_for_another_zone, EX_CONFIG,
          f"zone {ZONE}: not found", args=("update", "--force")),
     Case("429 with Retry-After", api(method="PATCH", status=429, retry_after=30),
@@ -446,6 +447,11 @@ def test_fault(env: Env, case: Case) -> None:
             message = errors[0].removeprefix("pi-ddns: error: ")
             assert (after["last_run"]["exit_code"], after["last_run"]["message"]) == \
                 (case.code, message)
+            # and `status` (no API call) tells monitoring the same
+            env.fake.clear_requests()
+            status = env.run(["status", "--json"])
+            assert (status.code, json.loads(status.out)["message"]) == (case.code, message)
+            assert env.fake.requests() == []
 
 
 def test_the_table_covers_every_exit_code_of_the_contract() -> None:
