@@ -88,8 +88,13 @@ def test_only_the_token_is_secret() -> None:
 
 
 SPEC_TYPES: dict[str, type | tuple[type, ...]] = {
-    "str": str, "path": str, "bool": bool, "int": int, "float": (float, int),
-    "list": list, "dict": dict,
+    "str": str,
+    "path": str,
+    "bool": bool,
+    "int": int,
+    "float": (float, int),
+    "list": list,
+    "dict": dict,
 }
 
 
@@ -97,7 +102,24 @@ SPEC_TYPES: dict[str, type | tuple[type, ...]] = {
 def test_default_has_the_spec_type(name: str) -> None:
     value = DEFAULTS[name]
     if value is not None:
-        expected = SPEC_TYPES[OPTIONS[name]["type"]]
-        assert isinstance(value, expected) and not (
-            isinstance(value, bool) and OPTIONS[name]["type"] != "bool"
-        )
+        assert isinstance(value, SPEC_TYPES[OPTIONS[name]["type"]])
+        assert OPTIONS[name]["type"] == "bool" or not isinstance(value, bool)
+
+
+def _readme_blocks() -> list[str]:
+    """The ```yaml blocks of the README's "Role Variables" section."""
+    text = (ROLE / "README.md").read_text()
+    section = text.split("## Role Variables", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+
+
+def test_readme_mirrors_the_defaults() -> None:
+    shown: dict[str, Any] = {}
+    for block in _readme_blocks():
+        shown.update(yaml.safe_load(block) or {})
+    assert shown == DEFAULTS
+
+
+def test_readme_shows_the_required_inputs_commented_out() -> None:
+    commented = set(re.findall(rf"^#\s*({PREFIX}\w+):", "".join(_readme_blocks()), re.MULTILINE))
+    assert commented == set(REQUIRED)
