@@ -20,6 +20,10 @@ export PATH="$root/.venv/bin:$PATH"
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 UPY=$root/updater/.venv/bin/python
 
+# An interrupted run must not leave a scenario's "Pi" running.
+ran_molecule=0
+trap '[ $ran_molecule = 0 ] || PI_QUIET=1 scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent || true' EXIT
+
 passed=() failed=()
 t_all=$SECONDS
 step() {
@@ -45,6 +49,10 @@ updater_static() {
     [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
     (cd updater && "$UPY" -m ruff check src && "$UPY" -m mypy --strict src)
 }
+molecule_ruff() {
+    [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
+    "$UPY" -m ruff check molecule
+}
 shell_lint() {
     command -v shellcheck >/dev/null || { echo "shellcheck not installed, skipped"; return 0; }
     shellcheck -x scripts/*.sh .ci/run
@@ -57,6 +65,7 @@ pytest_in() {
 }
 scenario() {
     local s=$1
+    ran_molecule=1
     scripts/pi-nspawn.sh sweep      # dead instances left by an aborted run
     # The shared settings, explicitly: molecule finds them by itself only inside a git checkout.
     local base=(--base-config "$root/.config/molecule/config.yml")
@@ -73,6 +82,7 @@ for g in "${groups[@]}"; do
             step "ansible-lint --profile production" ansible-lint --profile production
             step "ansible-playbook --syntax-check" syntax_check
             step "ruff + mypy --strict (updater/src)" updater_static
+            step "ruff (molecule tests)" molecule_ruff
             step "shellcheck" shell_lint
             ;;
         unit)
