@@ -211,10 +211,11 @@ destroy() {
         local leader; leader=$(pgrep -P "$pid" | head -n1 || true)
         log "$name: powering off"
         kill -TERM "$pid"   # nspawn forwards this as SIGRTMIN+3: clean poweroff
-        for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+        # A throwaway instance needs no patient shutdown (open SSH sessions can hold it up).
+        for _ in $(seq 1 25); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
         if kill -0 "$pid" 2>/dev/null; then
             # Killing the instance's PID 1 takes its whole PID namespace with it.
-            log "$name: still running after 20s, SIGKILL"
+            log "$name: still running after 5s, SIGKILL"
             [ -n "$leader" ] && kill -KILL "$leader" 2>/dev/null
             kill -KILL "$pid" 2>/dev/null; sleep 1
         fi
