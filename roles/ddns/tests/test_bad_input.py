@@ -83,7 +83,7 @@ CASES: list[tuple[str, dict[str, object], dict[str, str], str]] = [
 
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed argv, test input only
+    return subprocess.run(
         list(args),
         capture_output=True,
         text=True,
