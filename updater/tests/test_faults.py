@@ -25,14 +25,16 @@ their own tests below the table.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -615,3 +617,52 @@ def test_a_zone_recreated_with_a_new_id_while_cached_recovers_in_the_same_run(en
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
     assert api_calls(env) == []
+
+
+# ---- a source that drips -------------------------------------------------------------------
+
+@pytest.fixture
+def drip() -> Iterator[Callable[[str], str]]:
+    """A loopback HTTP server that answers one byte line at a time, every 0.2 s, for 5 s:
+    each read finishes well within a socket timeout, the whole answer never does."""
+    servers: list[socket.socket] = []
+
+    def serve(srv: socket.socket, part: str) -> None:
+        with contextlib.suppress(OSError):
+            conn, _ = srv.accept()
+            with conn:
+                conn.recv(65536)
+                if part == "body":
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                else:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for i in range(25):
+                    conn.sendall(b" " if part == "body" else f"X-Drip-{i}: 1\r\n".encode())
+                    time.sleep(0.2)
+
+    def start(part: str) -> str:
+        srv = socket.socket()
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        servers.append(srv)
+        threading.Thread(target=serve, args=(srv, part), daemon=True).start()
+        return f"http://127.0.0.1:{srv.getsockname()[1]}/ip"
+
+    yield start
+    for srv in servers:
+        srv.close()
+
+
+@pytest.mark.parametrize("part", ["headers", "body"])
+def test_a_source_that_drips_is_cut_at_its_timeout(env: Env, drip: Callable[[str], str],
+                                                   part: str) -> None:
+    assert env.run(["update"]).code == 0
+    records, state_before = env.fake.records(), env.state()
+    env.write_config(ipv4={"timeout": 0.5, "sources": [{"type": "http", "url": drip(part)}]})
+    started = time.monotonic()
+    result = env.run(["update"])
+    assert time.monotonic() - started < 2.0  # not the 5 s the drip lasts
+    assert result.code == EX_UNAVAILABLE
+    assert result.lines[-1].endswith("no answer within 0.5 s")
+    assert env.fake.records() == records
+    assert _cache(env.state()) == _cache(state_before)

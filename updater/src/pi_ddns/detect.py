@@ -8,10 +8,11 @@ failures, never addresses.
 from __future__ import annotations
 
 import http.client
+import io
 import ipaddress
 import os
 import time
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pi_ddns import __version__, cfranges
@@ -29,6 +30,7 @@ from pi_ddns.config import (
 from pi_ddns.errors import DetectionError
 
 if TYPE_CHECKING:
+    import socket
     import ssl
 
 MAX_BODY = 4096
@@ -158,6 +160,7 @@ def http_get(url: str, timeout: float) -> bytes:
     try:
         conn.request("GET", path, headers={"User-Agent": f"pi-ddns/{__version__}",
                                            "Accept": "text/plain", "Connection": "close"})
+        conn.response_class = _deadline_response(deadline)
         _shorten(conn, deadline)
         resp = conn.getresponse()
         if 300 <= resp.status < 400:
@@ -202,6 +205,40 @@ def tls_context() -> ssl.SSLContext:
     if hashed:
         return ssl.create_default_context(capath=capath)
     return ssl.create_default_context()
+
+
+class _DeadlineReader(io.RawIOBase):
+    """The socket under one deadline. http.client reads the status line and each header with
+    its own recv, each allowed the full socket timeout: a server dripping header lines would
+    hold the run for ever."""
+
+    def __init__(self, raw: Any, sock: socket.socket, deadline: float) -> None:
+        self._raw, self._sock, self._deadline = raw, sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self._sock.settimeout(remaining)
+        n: int = self._raw.readinto(buffer)
+        return n
+
+    def close(self) -> None:
+        self._raw.close()  # the socket's own reader: releases its hold on the socket
+        super().close()
+
+
+def _deadline_response(deadline: float) -> type[http.client.HTTPResponse]:
+    class Response(http.client.HTTPResponse):
+        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+            super().__init__(sock, *args, **kwargs)
+            raw = self.fp.detach()  # read through it, under the deadline
+            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline))
+
+    return Response
 
 
 def _shorten(conn: http.client.HTTPConnection, deadline: float) -> None:
