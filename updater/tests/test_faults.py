@@ -632,12 +632,13 @@ def drip() -> Iterator[Callable[[str], str]]:
             conn, _ = srv.accept()
             with conn:
                 conn.recv(65536)
-                if part == "body":
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
-                else:
+                if part == "headers":
                     conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                else:
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: 1000\r\n\r\n")
                 for i in range(25):
-                    conn.sendall(b" " if part == "body" else f"X-Drip-{i}: 1\r\n".encode())
+                    conn.sendall(f"X-Drip-{i}: 1\r\n".encode() if part == "headers" else b" ")
                     time.sleep(0.2)
 
     def start(part: str) -> str:
@@ -664,5 +665,23 @@ def test_a_source_that_drips_is_cut_at_its_timeout(env: Env, drip: Callable[[str
     assert time.monotonic() - started < 2.0  # not the 5 s the drip lasts
     assert result.code == EX_UNAVAILABLE
     assert result.lines[-1].endswith("no answer within 0.5 s")
+    assert env.fake.records() == records
+    assert _cache(env.state()) == _cache(state_before)
+
+
+def test_an_api_answer_that_drips_is_cut_at_a_deadline(env: Env,
+                                                       drip: Callable[[str], str]) -> None:
+    """httpx's timeout is per read: a body dripped byte by byte never trips it. apply bounds
+    each call: (retries + 1) x 2 x timeout + retries x 60 s (the SDK's Retry-After cap) + 1 s."""
+    assert env.run(["update"]).code == 0
+    records, state_before = env.fake.records(), env.state()
+    api_url = drip("api").removesuffix("/ip") + "/client/v4"
+    env.write_config(cloudflare={"api_url": api_url, "timeout": 0.5, "retries": 0})
+    env.fake.set_ip(ipv4=IP2)
+    started = time.monotonic()
+    result = env.run(["update"])
+    assert time.monotonic() - started < 4.0  # not the 5 s the drip lasts
+    assert result.code == EX_TEMPFAIL
+    assert result.lines[-1].endswith("no complete answer within 2 s")
     assert env.fake.records() == records
     assert _cache(env.state()) == _cache(state_before)

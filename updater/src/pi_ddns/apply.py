@@ -12,7 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar, cast
 
 import cloudflare
 
@@ -44,6 +44,10 @@ class CloudflareApi:
             logging.getLogger(name).setLevel(logging.WARNING)
         self._token = token
         self._timeout = timeout
+        # httpx's timeout is per operation (connect, each read): an answer dripped byte by byte
+        # never trips it. One deadline per call covers every try, the SDK's backoff and the
+        # Retry-After it honours (at most 60 s).
+        self._deadline = (retries + 1) * 2 * timeout + retries * 60.0 + 1.0
         self._zones: dict[ZoneId, str] = {}
         self._asked = ""
         self._client = cloudflare.Cloudflare(
@@ -155,7 +159,7 @@ class CloudflareApi:
 
     def _call(self, what: str, call: Callable[[], _T], *, record: bool = False) -> _T:
         try:
-            return call()
+            return self._bounded(what, call)
         except cloudflare.APIError as err:
             raise self._mapped(err, what, record=record) from None
         except (ValueError, TypeError, AttributeError, KeyError) as err:
@@ -164,6 +168,31 @@ class CloudflareApi:
             raise errors.TransientError(
                 f"Cloudflare API: {what}: {_NOT_JSON} ({type(err).__name__})"
             ) from None
+
+    def _bounded(self, what: str, call: Callable[[], _T]) -> _T:
+        """call() in a worker thread, given up after the deadline (a daemon thread: a hung
+        request cannot keep the process alive)."""
+        import threading
+
+        outcome: list[tuple[bool, Any]] = []
+
+        def run() -> None:
+            try:
+                outcome.append((True, call()))
+            except BaseException as err:  # noqa: BLE001 -- re-raised in the caller's thread
+                outcome.append((False, err))
+
+        worker = threading.Thread(target=run, name="pi-ddns-api", daemon=True)
+        worker.start()
+        worker.join(self._deadline)
+        if not outcome:
+            raise errors.TransientError(
+                f"Cloudflare API: {what}: no complete answer within {self._deadline:g} s"
+            )
+        ok, value = outcome[0]
+        if not ok:
+            raise value
+        return cast(_T, value)
 
     def _mapped(  # noqa: PLR0911 -- one return per mapped case reads best
         self, err: cloudflare.APIError, what: str, *, record: bool
