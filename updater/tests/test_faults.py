@@ -459,6 +459,25 @@ def test_fault(env: Env, case: Case) -> None:
             assert env.fake.requests() == []
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_fault_dry_run_writes_nothing(env: Env, case: Case) -> None:
+    """The same setups under --dry-run: no write request, no record or state change at all."""
+    assert env.run(["update"]).code == 0
+    case.setup(env)
+    records_before = env.fake.records()
+    state_before = env.state_path.read_bytes() if env.state_path.is_file() else None
+    env.fake.clear_requests()
+
+    result = env.run([*case.args, "--dry-run"])
+
+    assert "Traceback" not in result.err
+    assert TOKEN not in result.out + result.err
+    assert [r for r in env.fake.requests() if r["method"] != "GET"] == []
+    assert env.fake.records() == records_before
+    assert (env.state_path.read_bytes() if env.state_path.is_file() else None) == state_before
+    assert result.code in (case.code, EX_OK)
+
+
 def test_the_table_covers_every_exit_code_of_the_contract() -> None:
     assert {c.code for c in CASES} == {EX_OK, EX_DATAERR, EX_UNAVAILABLE, EX_TEMPFAIL,
                                        EX_NOPERM, EX_CONFIG}
