@@ -169,6 +169,12 @@ def token_for_another_zone(env: Env) -> None:
     env.write_token("other-zone-token-0123456789\n")
 
 
+def list_lags_behind(env: Env) -> None:
+    """The list never shows our record (eventual consistency): a POST gets 81057."""
+    env.fake.add_fault(method="GET", path="/dns_records$", status=200, body=EMPTY_LIST,
+                       content_type="application/json")
+
+
 def api_unreachable(env: Env) -> None:
     env.write_config(cloudflare={"api_url": f"http://127.0.0.1:{closed_port()}/client/v4",
                                  "timeout": 2.0, "retries": 0})
@@ -338,9 +344,7 @@ CASES = [
     Case("200 invalid JSON on list", api(method="GET", path="/dns_records$", status=200,
                                          body='{"result": [', content_type="application/json"),
          EX_TEMPFAIL, NOT_JSON, args=("update", "--force")),
-    Case("81057 already exists (list lags behind)",
-         lambda env: env.fake.add_fault(method="GET", path="/dns_records$", status=200,
-                                        body=EMPTY_LIST, content_type="application/json"),
+    Case("81057 already exists (list lags behind)", list_lags_behind,
          EX_TEMPFAIL, "81057 Record already exists", args=("update", "--force")),
     Case("two records of the same name and type", steps(seed("A", "81.2.69.162"), new_ip),
          EX_DATAERR, "has 2 records", args=("update", "--force")),
