@@ -12,7 +12,8 @@ checks:
   follow the new address anyway (`records=UPDATED`);
 - the state file: its cache (zone, record ids and contents, last_reconcile) byte-for-byte as
   before. A failure may only add the failure to `last_run` (the contract: `status` reports the
-  last run's message), and a config error, which stops before the state is read, leaves the file
+  last run's message, and does so with no API call); the same failure on the next run leaves the
+  file byte-identical. A config error, which stops before the state is read, leaves the file
   byte-identical (`state=UNTOUCHED`, as for a file that cannot be written). Rows about a broken
   state file say `state=REBUILT` (never fatal: one reconcile, then a valid file), and a row whose
   run rightly updates the record says `state=FOLLOWED`.
@@ -456,6 +457,11 @@ def test_fault(env: Env, case: Case) -> None:
             message = errors[0].removeprefix("pi-ddns: error: ")
             assert (after["last_run"]["exit_code"], after["last_run"]["message"]) == \
                 (case.code, message)
+            # the same failure on the next timer run: the file is not even rewritten
+            again = env.run(list(case.args))
+            assert again.code == case.code
+            assert env.state_path.read_bytes() == after_bytes
+            assert env.fake.records() == records_before
             # and `status` (no API call) tells monitoring the same
             env.fake.clear_requests()
             status = env.run(["status", "--json"])
