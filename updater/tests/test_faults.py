@@ -10,7 +10,7 @@ checks:
   traceback and never the token;
 - the fake's records are exactly as before (every field), unless the row says the DNS must
   follow the new address anyway (`records=UPDATED`);
-- the state file: its cache (zone, record ids and contents, last_reconcile) byte-for-byte as
+- the state file: its cache (zone, record ids and contents, last_reconcile) exactly as
   before. A failure may only add the failure to `last_run` (the contract: `status` reports the
   last run's message, and does so with no API call); the same failure on the next run leaves the
   file byte-identical. A config error, which stops before the state is read, leaves the file
