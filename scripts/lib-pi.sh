@@ -40,7 +40,7 @@ record() {
 import json, sys
 recs = [r for r in json.load(sys.stdin)["records"] if r["name"] == sys.argv[1]]
 for r in recs:
-    print(f"{r[\"name\"]} {r[\"type\"]} {r[\"content\"]}  id={r[\"id\"]}  comment={r.get(\"comment\")!r}")
+    print("{name} {type} {content}  id={id}  comment={c!r}".format(c=r.get("comment"), **r))
 print("" if recs else "(no record)")' "$RECORD"
 }
 content() {
