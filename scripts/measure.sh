@@ -4,6 +4,11 @@
 #   first converge on a fresh instance, idempotent re-run (changed=0), IP change ->
 #   record correct via the timer, one update run through systemd, no-change run,
 #   systemd-analyze security exposure; and how to time `make test` warm and cold.
+#
+#   scripts/measure.sh              the instance figures (about 1 min)
+#   scripts/measure.sh --make-test  also time `make test` warm (here) and cold (a fresh clone
+#                                   in a temp dir with an empty rootfs cache; apt packages and
+#                                   the role's wheelhouse cache stay): about 20 min more
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NAME=${MEASURE_NAME:-ddns-measure}
@@ -49,8 +54,28 @@ figures (this machine: $(nproc) cores; $(date -u +%F))
   first converge, fresh instance        ${first}s   ($(changed "$tmp/converge1.log"))
   idempotent re-run                     ${second}s   ($(changed "$tmp/converge2.log"))
   IP change -> record correct (timer)   ${timer_latency}s   (interval ${INTERVAL}s, AccuracySec=1s, no random delay)
-  one update run via systemd            ${run_changed}s   (changed IP); ${run_same}s unchanged, ${api_calls} API calls
+  one update run via systemd            ${run_changed}s   (changed IP); ${run_same}s unchanged, ${api_calls} API calls (ssh + sudo systemctl start)
   systemd-analyze security exposure     ${exposure}
+TXT
+
+if [ "${1:-}" != --make-test ]; then
+    cat <<'TXT'
   make test, warm                       time make test
-  make test, cold                       rm -rf .venv updater/.venv ~/.cache/pi-nspawn ~/.cache/pi-ddns && time make test
+  make test, cold                       git clone . /tmp/c && cd /tmp/c && PI_CACHE_DIR=$(mktemp -d) time make test
+TXT
+    exit 0
+fi
+trap - EXIT; pi_down
+say "make test, warm (this tree)"
+t0=$SECONDS; make test >/tmp/pi-ddns-make-test-warm.log 2>&1 && r=ok || r=FAILED
+warm="$((SECONDS - t0))s $r (log /tmp/pi-ddns-make-test-warm.log)"
+say "make test, cold (a fresh clone, an empty rootfs cache)"
+cold_dir=$(mktemp -d /tmp/pi-ddns-cold.XXXXXX)
+git clone -q "$root" "$cold_dir/repo"
+t0=$SECONDS
+(cd "$cold_dir/repo" && PI_CACHE_DIR="$cold_dir/cache" make test) >"$cold_dir/make-test.log" 2>&1 && r=ok || r=FAILED
+cold="$((SECONDS - t0))s $r (log $cold_dir/make-test.log)"
+cat <<TXT
+  make test, warm                       $warm
+  make test, cold                       $cold
 TXT
