@@ -8,7 +8,7 @@ help:
 	@echo "make lint | unit | molecule   one group of make test"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
 	@echo "make bootstrap  only the set-up"
-	@echo "make clean      remove leftover test instances"
+	@echo "make clean      remove the test, demo and figures instances (and dead ones)"
 
 test:
 	scripts/test.sh
@@ -26,4 +26,4 @@ figures:
 	scripts/measure.sh
 
 clean:
-	scripts/pi-nspawn.sh sweep
+	scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent ddns-measure ddns-demo

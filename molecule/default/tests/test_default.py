@@ -193,3 +193,14 @@ def test_unchanged_run_made_no_api_call(unchanged_run: dict[str, Any]) -> None:
 
 def test_unchanged_run_did_ask_the_address(unchanged_run: dict[str, Any]) -> None:
     assert unchanged_run["echo_count"] >= 1
+
+
+# --- the updater spoke the real API ---------------------------------------------------
+
+def test_no_request_broke_the_official_api_spec(fake: Fake) -> None:
+    """The fake checks every API call against Cloudflare's OpenAPI description (when
+    ../shared/cloudflare/dns-openapi.json is there) and records what does not conform."""
+    result = fake.call("GET", "/_fake/spec_violations")
+    if not result["spec"]:
+        pytest.skip("the fake runs without the OpenAPI description")
+    assert result["violations"] == []
