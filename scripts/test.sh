@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every test of the project, as `make test` runs it (and CI, through .ci/run):
 #   lint      yamllint, ansible-lint --profile production, ansible-playbook --syntax-check,
-#             ruff + mypy --strict (updater/src), shellcheck (scripts)
+#             ruff + mypy --strict (updater, fakes), ruff (Molecule and role tests),
+#             and the shell scripts through shellcheck
 #   unit      the fakes' tests, the role's spec test, the updater's tests
 #   molecule  every Molecule scenario on a booted Debian "Pi" (default, reprovision, check, absent)
 #
@@ -47,11 +48,12 @@ syntax_check() {
 }
 updater_static() {
     [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
-    (cd updater && "$UPY" -m ruff check src && "$UPY" -m mypy --strict src)
+    (cd updater && "$UPY" -m ruff check src tests bench && "$UPY" -m mypy --strict src)
 }
-molecule_ruff() {
+python_static() {
+    # The other Python: the fakes (also mypy --strict), the Molecule and role tests.
     [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
-    "$UPY" -m ruff check molecule
+    "$UPY" -m ruff check fakes molecule roles/ddns/tests && "$UPY" -m mypy --strict fakes
 }
 shell_lint() {
     command -v shellcheck >/dev/null || { echo "shellcheck not installed, skipped"; return 0; }
@@ -82,8 +84,8 @@ for g in "${groups[@]}"; do
             step "yamllint" yamllint --strict .
             step "ansible-lint --profile production" ansible-lint --profile production
             step "ansible-playbook --syntax-check" syntax_check
-            step "ruff + mypy --strict (updater/src)" updater_static
-            step "ruff (molecule tests)" molecule_ruff
+            step "ruff + mypy --strict (updater)" updater_static
+            step "ruff + mypy --strict (fakes, Molecule and role tests)" python_static
             step "shellcheck" shell_lint
             ;;
         unit)

@@ -54,7 +54,7 @@ def make_site(env: Env, zone: str, names: list[str], **extra: Any) -> Site:
         "zone": zone, "records": names, "state_file": str(site.state),
         "token_file": str(env.token_path), **extra,
         "cloudflare": {"api_url": env.fake.api_url, "timeout": 5.0, "retries": 0},
-        "ipv4": {"timeout": 2.0, "sources": [{"type": "http", "url": env.fake.url + "/ip"}]},
+        "ipv4": {"timeout": 5.0, "sources": [{"type": "http", "url": env.fake.url + "/ip"}]},
     }
     site.config.write_text(toml_dumps(data))
     return site
