@@ -161,6 +161,16 @@ class Env:
         """The API request log as "METHOD path" strings."""
         return [f"{r['method']} {r['path']}" for r in self.fake.requests()]
 
+    def calls(self) -> list[str]:
+        """The API request log as "METHOD what", what being zones, list or record."""
+        out = []
+        for r in self.fake.requests():
+            path = r["path"].removeprefix("/client/v4")
+            what = ("zones" if path == "/zones" else "list" if path.endswith("/dns_records")
+                    else "record")
+            out.append(f"{r['method']} {what}")
+        return out
+
     def records(self, type: str | None = None) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = self.fake.records(name=NAME, type=type)
         return found

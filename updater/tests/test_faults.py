@@ -495,17 +495,6 @@ def test_the_table_covers_every_exit_code_of_the_contract() -> None:
 
 # ---- follow-up runs --------------------------------------------------------------------------
 
-def api_calls(env: Env) -> list[str]:
-    """The API log as METHOD + zones | list | record."""
-    out = []
-    for r in env.fake.requests():
-        path = r["path"].removeprefix("/client/v4")
-        what = ("zones" if path == "/zones" else "list" if path.endswith("/dns_records")
-                else "record")
-        out.append(f"{r['method']} {what}")
-    return out
-
-
 @pytest.mark.parametrize(("lost", "says"), [
     ({"delay": 2.0}, "creating A home.example.com: timed out after 0.5 s"),
     ({"status": 502, "body": "<html>bad gateway</html>"}, "Cloudflare server error (HTTP 502"),
@@ -522,14 +511,14 @@ def test_post_whose_answer_was_lost_after_the_server_created_it_is_adopted_next_
     first = env.run(["update"])
     assert first.code == EX_TEMPFAIL
     assert says in first.lines[-1]
-    assert api_calls(env) == ["PATCH record", "GET list", "POST list"]  # a POST is never retried
+    assert env.calls() == ["PATCH record", "GET list", "POST list"]  # a POST is never retried
     [created] = env.records()
     assert created["content"] == IP2  # the server did it; the answer was lost
 
     env.fake.clear_requests()
     second = env.run(["update"])
     assert second.code == 0
-    assert api_calls(env) == ["GET list"]  # zone id still cached: list, adopt, no POST
+    assert env.calls() == ["GET list"]  # zone id still cached: list, adopt, no POST
     assert env.records() == [created]
     assert env.state()["records"][f"A {NAME}"]["id"] == created["id"]
 
@@ -543,7 +532,7 @@ def test_record_deleted_by_hand_while_cached_is_listed_and_created(env: Env) -> 
 
     result = env.run(["update"])
     assert result.code == 0
-    assert api_calls(env) == ["PATCH record", "GET list", "POST list"]
+    assert env.calls() == ["PATCH record", "GET list", "POST list"]
     assert env.fake.requests()[0]["status"] == 404
     assert sum(f"record {old_id} is gone" in line for line in result.lines) == 1
     [record] = env.records()
@@ -553,7 +542,7 @@ def test_record_deleted_by_hand_while_cached_is_listed_and_created(env: Env) -> 
 
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
-    assert api_calls(env) == []  # the cache is right again
+    assert env.calls() == []  # the cache is right again
 
 
 def _spawn_update(env: Env) -> subprocess.Popen[str]:
@@ -612,12 +601,12 @@ def test_sigkill_between_the_api_write_and_the_state_write_converges(env: Env,
     assert env.state()["records"][f"A {NAME}"] == {
         **env.state()["records"][f"A {NAME}"], "id": record["id"], "content": want}
     if write == "PATCH":
-        assert api_calls(env) == ["PATCH record"]  # same PATCH by the cached id: idempotent
+        assert env.calls() == ["PATCH record"]  # same PATCH by the cached id: idempotent
     else:
-        assert api_calls(env) == ["GET zones", "GET list"]  # found ours: adopted, not POSTed
+        assert env.calls() == ["GET zones", "GET list"]  # found ours: adopted, not POSTed
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
-    assert api_calls(env) == []
+    assert env.calls() == []
 
 
 def test_a_zone_recreated_with_a_new_id_while_cached_recovers_in_the_same_run(env: Env) -> None:
@@ -642,10 +631,10 @@ def test_a_zone_recreated_with_a_new_id_while_cached_recovers_in_the_same_run(en
     st = env.state()
     assert st["zone"]["id"] == new_zone
     assert st["records"][f"A {NAME}"]["id"] == record["id"]
-    assert api_calls(env)[-3:] == ["GET zones", "GET list", "PATCH record"]
+    assert env.calls()[-3:] == ["GET zones", "GET list", "PATCH record"]
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
-    assert api_calls(env) == []
+    assert env.calls() == []
 
 
 # ---- a source that drips -------------------------------------------------------------------

@@ -22,17 +22,6 @@ def seed(env: Env, content: str = IP1, rtype: str = "A", **kw: Any) -> str:
     return rid
 
 
-def calls(env: Env) -> list[str]:
-    """API calls as METHOD + what: zones, list, record."""
-    out = []
-    for r in env.fake.requests():
-        path = r["path"].removeprefix("/client/v4")
-        what = ("zones" if path == "/zones" else "list" if path.endswith("/dns_records")
-                else "record")
-        out.append(f"{r['method']} {what}")
-    return out
-
-
 def warm(env: Env) -> None:
     """One successful run, then a clean request log."""
     assert env.run(["update"]).code == 0
@@ -44,7 +33,7 @@ def warm(env: Env) -> None:
 def test_cold_cache_missing_record_is_zone_list_create(env: Env) -> None:
     result = env.run(["update"])
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list", "POST list"]
+    assert env.calls() == ["GET zones", "GET list", "POST list"]
     [record] = env.records()
     assert (record["type"], record["content"], record["comment"]) == ("A", IP1, MARKER)
     assert result.lines[-1] == f"pi-ddns: notice: created A {NAME} {IP1}"
@@ -57,7 +46,7 @@ def test_cold_cache_existing_record_is_zone_list_patch(env: Env) -> None:
     rid = seed(env, IP2, ttl=300, proxied=False, tags=["keep:me"])
     result = env.run(["update"])
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list", "PATCH record"]
+    assert env.calls() == ["GET zones", "GET list", "PATCH record"]
     [record] = env.records()
     assert record["id"] == rid
     assert (record["content"], record["ttl"], record["proxied"]) == (IP1, 300, False)
@@ -69,7 +58,7 @@ def test_cold_cache_record_in_sync_is_zone_list_only(env: Env) -> None:
     seed(env)
     result = env.run(["update"])
     assert (result.code, result.lines[-1]) == (0, "pi-ddns: info: no change")
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert env.state()["last_reconcile"]
 
 
@@ -90,7 +79,7 @@ def test_warm_ip_change_is_one_patch_by_cached_id(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == 0
-    assert calls(env) == ["PATCH record"]
+    assert env.calls() == ["PATCH record"]
     assert env.records()[0]["content"] == IP2
     assert result.lines == [f"pi-ddns: notice: updated A {NAME} {IP1} -> {IP2}"]
     assert env.state()["records"][f"A {NAME}"]["content"] == IP2
@@ -102,12 +91,12 @@ def test_both_families_and_two_names(env: Env) -> None:
         {"type": "http", "url": env.fake.url + "/ip6"}]})
     assert env.run(["update"]).code == 0
     # zone once, one list per name (all types), one create per record
-    assert calls(env) == ["GET zones", "GET list", "POST list", "POST list", "GET list",
+    assert env.calls() == ["GET zones", "GET list", "POST list", "POST list", "GET list",
                           "POST list", "POST list"]
     env.fake.clear_requests()
     env.fake.set_ip(ipv6=IP6_2)
     result = env.run(["update"])
-    assert calls(env) == ["PATCH record", "PATCH record"]
+    assert env.calls() == ["PATCH record", "PATCH record"]
     assert result.lines == [f"pi-ddns: notice: updated AAAA {NAME} {IP6_1} -> {IP6_2}; "
                             f"updated AAAA {other} {IP6_1} -> {IP6_2}"]
 
@@ -120,7 +109,7 @@ def test_an_ipv6_outage_does_not_hold_back_the_a_record(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == EX_UNAVAILABLE
-    assert calls(env) == ["PATCH record"]
+    assert env.calls() == ["PATCH record"]
     assert {r["type"]: r["content"] for r in env.records()} == {"A": IP2, "AAAA": IP6_1}
     assert result.lines[-2] == (f"pi-ddns: notice: before the failure: updated A {NAME} {IP1} "
                                 f"-> {IP2}")
@@ -128,7 +117,7 @@ def test_an_ipv6_outage_does_not_hold_back_the_a_record(env: Env) -> None:
     assert set(env.state()["records"]) == {f"A {NAME}", f"AAAA {NAME}"}
     env.fake.clear_requests()
     assert env.run(["update", "--force"]).code == EX_UNAVAILABLE  # reconcile keeps AAAA cached
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert set(env.state()["records"]) == {f"A {NAME}", f"AAAA {NAME}"}
 
 
@@ -140,10 +129,10 @@ def test_stale_cache_reconciles_once(env: Env) -> None:
 
     result = env.run(["update"], now=later)
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     env.fake.clear_requests()
     assert env.run(["update"], now=later).code == 0
-    assert calls(env) == []
+    assert env.calls() == []
 
 
 def test_force_reconciles_and_catches_a_dashboard_edit(env: Env) -> None:
@@ -151,10 +140,10 @@ def test_force_reconciles_and_catches_a_dashboard_edit(env: Env) -> None:
     rid = env.records()[0]["id"]
     env.fake.state.records[rid]["content"] = IP3  # edited by hand in the dashboard
     assert env.run(["update"]).code == 0
-    assert calls(env) == []  # the cache is trusted...
+    assert env.calls() == []  # the cache is trusted...
     result = env.run(["update", "--force"])  # ...until forced (or max_cache_age)
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list", "PATCH record"]
+    assert env.calls() == ["GET zones", "GET list", "PATCH record"]
     assert env.records()[0]["content"] == IP1
 
 
@@ -162,7 +151,7 @@ def test_new_record_in_config_with_a_warm_cache(env: Env) -> None:
     warm(env)
     env.write_config(records=[NAME, f"nas.{ZONE}"])
     assert env.run(["update"]).code == 0
-    assert calls(env) == ["GET list", "POST list"]  # cached zone id, no zone lookup
+    assert env.calls() == ["GET list", "POST list"]  # cached zone id, no zone lookup
 
 
 # ---- convergence after faults ----------------------------------------------------------------
@@ -173,7 +162,7 @@ def test_record_deleted_by_hand_is_recreated(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == 0
-    assert calls(env) == ["PATCH record", "GET list", "POST list"]
+    assert env.calls() == ["PATCH record", "GET list", "POST list"]
     assert "is gone at Cloudflare" in result.err
     [record] = env.records()
     assert record["content"] == IP2
@@ -190,7 +179,7 @@ def test_post_that_timed_out_after_creating_is_adopted_next_run(env: Env) -> Non
     env.fake.clear_requests()
     second = env.run(["update"])
     assert second.code == 0
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert len(env.records()) == 1
 
 
@@ -200,7 +189,7 @@ def test_record_exists_on_create_lists_again_and_adopts_without_duplicate(env: E
                        content_type="application/json", times=1)
     result = env.run(["update"])
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list", "POST list", "GET list"]
+    assert env.calls() == ["GET zones", "GET list", "POST list", "GET list"]
     assert "exists already" in result.err
     assert len(env.records()) == 1
     assert env.state()["records"][f"A {NAME}"]["id"] == env.records()[0]["id"]
@@ -214,7 +203,7 @@ def test_crash_between_api_write_and_state_write_converges(env: Env) -> None:
     env.state_path.write_bytes(saved)  # as if killed before the state write
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
-    assert calls(env) == ["PATCH record"]  # idempotent PATCH by id, no duplicate
+    assert env.calls() == ["PATCH record"]  # idempotent PATCH by id, no duplicate
     assert len(env.records()) == 1
 
 
@@ -226,7 +215,7 @@ def test_unowned_record_is_a_conflict_and_untouched(env: Env) -> None:
     assert result.code == EX_DATAERR
     assert rid in result.lines[-1]
     assert "adopt = true" in result.lines[-1]
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert env.records()[0]["content"] == IP2
 
 
@@ -286,7 +275,7 @@ def test_ttl_and_proxied_from_config(env: Env) -> None:
     assert (record["ttl"], record["proxied"]) == (1, True)  # proxied: TTL is always auto
     env.fake.clear_requests()
     assert env.run(["update", "--force"]).code == 0
-    assert calls(env) == ["GET zones", "GET list"]  # no PATCH chasing the TTL
+    assert env.calls() == ["GET zones", "GET list"]  # no PATCH chasing the TTL
 
 
 # ---- failures leave everything as it was -----------------------------------------------------
@@ -359,7 +348,7 @@ def test_bad_state_costs_one_reconcile(env: Env, content: bytes, why: str) -> No
     result = env.run(["update"])
     assert result.code == 0
     assert why in result.err
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert env.state()["version"] == 1
 
 
@@ -370,7 +359,7 @@ def test_unreadable_state_costs_one_reconcile(env: Env) -> None:
     assert result.code == 0
     assert "cannot read the state" in result.err
     assert "cannot write the state" in result.err
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
 
 
 def test_unwritable_state_dir_still_updates_dns(env: Env) -> None:
@@ -382,7 +371,7 @@ def test_unwritable_state_dir_still_updates_dns(env: Env) -> None:
     assert len(env.records()) == 1
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0  # reconciles, no duplicate
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert len(env.records()) == 1
 
 
@@ -399,7 +388,7 @@ def test_state_write_is_atomic_and_leaves_no_temp_files(env: Env) -> None:
 def test_dry_run_cold_reads_but_writes_nothing(env: Env) -> None:
     result = env.run(["update", "--dry-run"])
     assert result.code == 0
-    assert calls(env) == ["GET zones", "GET list"]
+    assert env.calls() == ["GET zones", "GET list"]
     assert env.records() == []
     assert not env.state_path.exists()
     assert result.lines[-1] == f"pi-ddns: notice: dry run: would have created A {NAME} {IP1}"
@@ -412,7 +401,7 @@ def test_dry_run_warm_change_makes_no_call(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update", "--dry-run"])
     assert result.code == 0
-    assert calls(env) == []
+    assert env.calls() == []
     assert env.records()[0]["content"] == IP1
     assert env.state_path.read_bytes() == before
     assert "would have updated" in result.lines[-1]
