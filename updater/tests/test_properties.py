@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import IP1, MARKER, NAME, TOKEN, ZONE, toml_dumps
-from pi_ddns import cli, config, dns, errors, report, state
+from pi_ddns import cli, credential, dns, errors, report, state
 from pi_ddns.apply import _record
 from pi_ddns.decide import Create, Noop, Record, RecordId, Update, Wanted, decide
 from pi_ddns.detect import SourceError, check, parse_address
@@ -125,7 +125,7 @@ def test_property_damaged_dns_answers_give_a_source_error_or_a_global_address(
 @given(st.binary(max_size=80))
 def test_property_token_check_gives_a_clean_token_or_a_config_error(raw: bytes) -> None:
     try:
-        token = config.check_token(raw, "/etc/pi-ddns/cloudflare-token")
+        token = credential.check(raw, "/etc/pi-ddns/cloudflare-token")
     except ConfigError as e:
         message = str(e)
     else:

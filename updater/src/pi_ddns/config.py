@@ -1,4 +1,4 @@
-"""The TOML config and the API token, validated into immutable typed records.
+"""The TOML config, validated into immutable typed records.
 
 The records are `NamedTuple`s, not dataclasses: this module is on every timer run's hot path,
 where importing `dataclasses` (inspect, ast, ...) and building a dozen slotted classes cost ~9 ms
@@ -14,19 +14,16 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import stat
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import report
+from pi_ddns import credential
 from pi_ddns.errors import ConfigError
 
 DEFAULT_PATH = "/etc/pi-ddns/config.toml"
-TOKEN_CREDENTIAL = "cloudflare-token"
-TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -165,7 +162,6 @@ _DNS_PRESETS: dict[str, tuple[str, dict[int, str], str, dict[int, str]]] = {
 
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\Z")
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}\Z")
-_ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 class _Table:
@@ -429,59 +425,5 @@ def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
         raise ConfigError(f"{file}: cannot read the config: {reason}") from None
     config = parse(text, file)
     env = os.environ if environ is None else environ
-    token, origin = find_token(config, env)
+    token, origin = credential.find(config.token_file, env)
     return config._replace(token=token, token_origin=origin)
-
-
-def find_token(config: Config, env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """The token and where it came from, in the documented order; (None, None) if absent."""
-    candidates: list[Path] = []
-    if env.get("CREDENTIALS_DIRECTORY"):
-        candidates.append(Path(env["CREDENTIALS_DIRECTORY"]) / TOKEN_CREDENTIAL)
-    if config.token_file is not None:
-        candidates.append(config.token_file)
-    for path in candidates:
-        try:
-            raw = path.read_bytes()
-            mode = path.stat().st_mode
-        except FileNotFoundError:
-            continue
-        except OSError as e:
-            raise ConfigError(f"{path}: cannot read the token file: {e.strerror}") from None
-        if mode & (stat.S_IRGRP | stat.S_IROTH) and path == config.token_file:
-            report.warning(f"{path}: the token file is readable by group or others; "
-                           "chmod 0600 it")
-        return check_token(raw, str(path)), str(path)
-    if env.get(TOKEN_ENV) is not None:
-        origin = f"${TOKEN_ENV}"
-        return check_token(env[TOKEN_ENV].encode("utf-8", "replace"), origin), origin
-    return None, None
-
-
-def require_token(cfg: Config) -> str:
-    """The token, or a ConfigError that says where it was looked for."""
-    if not cfg.token:
-        raise ConfigError(f"{cfg.path}: no API token: put it in $CREDENTIALS_DIRECTORY/"
-                          f"{TOKEN_CREDENTIAL}, in the file named by token_file, or in "
-                          f"${TOKEN_ENV}")
-    return cfg.token
-
-
-def check_token(raw: bytes, origin: str) -> str:
-    """Reject the usual paste mistakes. Messages never contain the token itself."""
-    try:
-        text = raw.decode("ascii")
-    except UnicodeDecodeError:
-        raise ConfigError(f"{origin}: the token contains non-ASCII bytes") from None
-    token = text.removesuffix("\n").removesuffix("\r")
-    if not token.strip():
-        raise ConfigError(f"{origin}: the token is empty")
-    if token[0] in "\"'" or token[-1] in "\"'":
-        raise ConfigError(f"{origin}: the token is quoted; store only the token itself")
-    if _ENV_LINE.match(token):
-        raise ConfigError(f"{origin}: the token looks like a KEY=value line; store only the "
-                          "value")
-    if any(c.isspace() or not c.isprintable() for c in token):
-        raise ConfigError(f"{origin}: the token contains whitespace or control characters "
-                          "(more than one line?)")
-    return token

@@ -11,8 +11,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from pi_ddns import report, state
-from pi_ddns.config import Config, require_token
+from pi_ddns import credential, report, state
+from pi_ddns.config import Config
 from pi_ddns.detect import Detected, detect
 from pi_ddns.errors import ConflictError, DdnsError, DetectionError, ZoneGone
 
@@ -59,7 +59,7 @@ class _Run:
 
 def update(cfg: Config, *, dry_run: bool, force: bool,
            now: Callable[[], float]) -> int:
-    token = require_token(cfg)
+    token = credential.require(cfg)
     st = state.load(cfg.state_file, cfg.zone)
     run = _Run(cfg, st, now(), dry_run)
     try:
