@@ -91,7 +91,7 @@ for g in "${groups[@]}"; do
         unit)
             step "fakes/tests" pytest_in "$root/.venv/bin/python" fakes/tests
             step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
-            step "updater/tests" pytest_in "$UPY" updater/tests
+            step "updater/tests" pytest_in "$UPY" updater/tests --cov=pi_ddns --cov-config=updater/pyproject.toml --cov-report=term
             ;;
         molecule)
             for s in "${SCENARIOS[@]}"; do step "molecule $s" scenario "$s"; done
