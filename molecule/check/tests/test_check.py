@@ -3,21 +3,13 @@ the appliance works as on any fresh host."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from ddns_testlib import FIRST_IPV4, SERVICE, TIMER, Fake
-
-
-def test_timer_enabled(host: Any) -> None:
-    assert host.service(TIMER).is_enabled
-
-
-def test_timer_active(host: Any) -> None:
-    assert host.service(TIMER).is_running
-
-
-def test_service_last_run_succeeded(host: Any) -> None:
-    assert host.service(SERVICE).systemd_properties["Result"] == "success"
+from appliance_checks import (  # noqa: F401 - shared checks, collected here
+    test_service_last_run_succeeded,
+    test_status_reports_in_sync,
+    test_timer_active,
+    test_timer_enabled,
+)
+from ddns_testlib import FIRST_IPV4, Fake
 
 
 def test_one_record_at_the_fake(fake: Fake) -> None:

@@ -8,6 +8,12 @@ import time
 from typing import Any
 
 import pytest
+from appliance_checks import (  # noqa: F401 - shared checks, collected here
+    test_service_last_run_succeeded,
+    test_status_reports_in_sync,
+    test_timer_active,
+    test_timer_enabled,
+)
 from ddns_testlib import FIRST_IPV4, MARKER, SERVICE, TIMER, TOKEN, Fake
 
 NEXT_IPV4 = "81.2.69.161"
@@ -87,18 +93,6 @@ def test_unit_verifies(sudo_host: Any, unit: str) -> None:
     assert r.rc == 0, r.stderr
 
 
-def test_timer_enabled(host: Any) -> None:
-    assert host.service(TIMER).is_enabled
-
-
-def test_timer_active(host: Any) -> None:
-    assert host.service(TIMER).is_running
-
-
-def test_service_last_run_succeeded(host: Any) -> None:
-    assert host.service(SERVICE).systemd_properties["Result"] == "success"
-
-
 @pytest.mark.parametrize(("prop", "value"), [
     ("Type", "oneshot"),
     ("User", "ddns"),
@@ -152,10 +146,6 @@ def test_record_content_is_the_address(fake: Fake) -> None:
 
 def test_record_carries_the_ownership_comment(fake: Fake) -> None:
     assert MARKER in (fake.records()[0].get("comment") or "")
-
-
-def test_status_reports_in_sync(sudo_host: Any) -> None:
-    assert sudo_host.run("/usr/local/bin/pi-ddns status").rc == 0
 
 
 # --- the timer at work ----------------------------------------------------------------

@@ -7,7 +7,13 @@ import json
 from typing import Any
 
 import pytest
-from ddns_testlib import RECORD, SERVICE, Fake, ephemeral_dir
+from appliance_checks import (  # noqa: F401 - shared checks, collected here
+    test_service_last_run_succeeded,
+    test_status_reports_in_sync,
+    test_timer_active,
+    test_timer_enabled,
+)
+from ddns_testlib import RECORD, Fake, ephemeral_dir
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +48,3 @@ def test_fresh_instance_has_its_own_state(sudo_host: Any) -> None:
     assert sudo_host.file("/var/lib/pi-ddns/state.json").exists
 
 
-def test_service_last_run_succeeded(host: Any) -> None:
-    assert host.service(SERVICE).systemd_properties["Result"] == "success"
-
-
-def test_status_reports_in_sync(sudo_host: Any) -> None:
-    assert sudo_host.run("/usr/local/bin/pi-ddns status").rc == 0
