@@ -161,7 +161,6 @@ def http_get(url: str, timeout: float) -> bytes:
         conn.request("GET", path, headers={"User-Agent": f"pi-ddns/{__version__}",
                                            "Accept": "text/plain", "Connection": "close"})
         conn.response_class = _deadline_response(deadline)
-        _shorten(conn, deadline)
         resp = conn.getresponse()
         if 300 <= resp.status < 400:
             target = urlsplit(resp.getheader("Location") or "").hostname or "?"
@@ -170,7 +169,6 @@ def http_get(url: str, timeout: float) -> bytes:
             raise SourceError(f"HTTP {resp.status}")
         body = b""
         while len(body) <= MAX_BODY:
-            _shorten(conn, deadline)
             chunk = resp.read1(MAX_BODY + 1 - len(body))
             if not chunk:
                 break
@@ -239,15 +237,6 @@ def _deadline_response(deadline: float) -> type[http.client.HTTPResponse]:
             self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline))
 
     return Response
-
-
-def _shorten(conn: http.client.HTTPConnection, deadline: float) -> None:
-    # Per-operation socket timeouts would let a slow drip run forever: keep one deadline.
-    remaining = deadline - time.monotonic()
-    if remaining <= 0:
-        raise TimeoutError
-    if conn.sock is not None:
-        conn.sock.settimeout(remaining)
 
 
 def _oserror(e: BaseException) -> str:
