@@ -146,17 +146,7 @@ def parse_trace(body: bytes, version: int, allow_nonglobal: bool = False) -> Add
 def http_get(url: str, timeout: float) -> bytes:
     """One GET, no redirects followed, status 200 only, body capped at MAX_BODY."""
     deadline = time.monotonic() + timeout
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    https = parts.scheme == "https"
-    # An explicit port: given "2606:4700:4700::1111" alone, http.client would read ":1111" as one.
-    port = parts.port or (443 if https else 80)
-    conn: http.client.HTTPConnection
-    if https:
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context())
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn, path = connection(url, timeout)
     try:
         conn.request("GET", path, headers={"User-Agent": f"pi-ddns/{__version__}",
                                            "Accept": "text/plain", "Connection": "close"})
@@ -182,6 +172,20 @@ def http_get(url: str, timeout: float) -> bytes:
         raise SourceError(_oserror(e)) from None
     finally:
         conn.close()
+
+
+def connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
+    """An unopened HTTP(S) connection for `url` (verifying TLS), and the request path."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    # An explicit port: given "2606:4700:4700::1111" alone, http.client would read ":1111" as one.
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context())
+    else:
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    return conn, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
 def tls_context() -> ssl.SSLContext:

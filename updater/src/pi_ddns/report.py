@@ -93,31 +93,23 @@ def debug_enabled() -> bool:
 
 
 def ping(url: str, ok: bool, message: str, timeout: float = 5.0) -> None:
-    """Healthchecks-style ping: GET url (or url/fail); failures are only logged."""
+    """Healthchecks-style ping: POST the summary to url (or url/fail); failures are only logged."""
     import http.client
     from urllib.parse import urlsplit
 
+    from pi_ddns.detect import connection
+
     if not ok:
         url = url.rstrip("/") + "/fail"
-    parts = urlsplit(url)
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)  # explicit: see detect.http_get
-    conn: http.client.HTTPConnection
+    host = urlsplit(url).hostname
     try:
-        if https:
-            from pi_ddns.detect import tls_context
-
-            conn = http.client.HTTPSConnection(parts.hostname or "", port, timeout=timeout,
-                                               context=tls_context())
-        else:
-            conn = http.client.HTTPConnection(parts.hostname or "", port, timeout=timeout)
-        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn, path = connection(url, timeout)
         body = scrub(message).encode("utf-8", "replace")[:10000]
         conn.request("POST", path, body=body, headers={"User-Agent": "pi-ddns",
                                                        "Content-Type": "text/plain"})
         status = conn.getresponse().status
         conn.close()
         if status >= 300:
-            warning(f"healthcheck ping {parts.hostname}: HTTP {status}")
+            warning(f"healthcheck ping {host}: HTTP {status}")
     except (OSError, http.client.HTTPException) as e:
-        warning(f"healthcheck ping {parts.hostname}: {e}")
+        warning(f"healthcheck ping {host}: {e}")
