@@ -151,13 +151,12 @@ json_values: Any = st.recursive(
     st.none() | st.booleans() | st.integers(-2, 3) | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
         st.sampled_from(["version", "zone", "name", "id", "records", "content", "changed_at",
-                         "seen_at", "last_reconcile", "last_run", "at", "exit_code", "message",
+                         "last_reconcile", "last_run", "at", "exit_code", "message",
                          f"A {NAME}"]), inner, max_size=4),
     max_leaves=12)
 VALID_STATE = {"version": 1, "zone": {"name": ZONE, "id": "z1"},
                "records": {f"A {NAME}": {"id": "r1", "content": IP1,
-                                         "changed_at": "2026-11-26T06:00:00+00:00",
-                                         "seen_at": "2026-11-26T06:00:00+00:00"}},
+                                         "changed_at": "2026-11-26T06:00:00+00:00"}},
                "last_reconcile": "2026-11-26T06:00:00+00:00",
                "last_run": {"at": "2026-11-26T06:00:00+00:00", "exit_code": 0, "message": "ok"}}
 

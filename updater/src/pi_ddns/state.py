@@ -3,7 +3,7 @@
 A missing, corrupt, unreadable or future-version file is never fatal: it is reported and costs one
 reconcile against Cloudflare. Shape (version 1):
 {"version": 1, "zone": {"name", "id"}, "records": {"A home.example.com": {"id", "content",
- "changed_at", "seen_at"}}, "last_reconcile": ISO, "last_run": {"at", "exit_code", "message"}}
+ "changed_at"}}, "last_reconcile": ISO, "last_run": {"at", "exit_code", "message"}}
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ class Cached(NamedTuple):
     id: str
     content: str
     changed_at: str
-    seen_at: str
 
 
 class LastRun(NamedTuple):
@@ -99,8 +98,7 @@ def _from_json(data: Any, zone: str) -> State:
     if not isinstance(records, dict):
         raise _Corrupt("records is not an object")
     for key, r in records.items():
-        state.records[key] = Cached(_str(r, "id"), _str(r, "content"), _str(r, "changed_at"),
-                                    _str(r, "seen_at"))
+        state.records[key] = Cached(_str(r, "id"), _str(r, "content"), _str(r, "changed_at"))
     state.last_reconcile = _str(data, "last_reconcile", optional=True)
     return state
 
@@ -128,8 +126,7 @@ def to_json(state: State) -> dict[str, Any]:
     if state.zone_name and state.zone_id:
         data["zone"] = {"name": state.zone_name, "id": state.zone_id}
         data["records"] = {
-            key: {"id": c.id, "content": c.content, "changed_at": c.changed_at,
-                  "seen_at": c.seen_at}
+            key: {"id": c.id, "content": c.content, "changed_at": c.changed_at}
             for key, c in sorted(state.records.items())
         }
     if state.last_reconcile:

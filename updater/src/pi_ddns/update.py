@@ -49,12 +49,11 @@ class _Run:
             self.save_failed = True
 
     def remember(self, key: str, record: Record) -> None:
-        stamp = state.iso(self.now)
         old = self.st.records.get(key)
         content = canonical(record.content)
-        changed = stamp if old is None or old.content != content or old.id != record.id else \
-            old.changed_at
-        self.st.records[key] = state.Cached(record.id, content, changed, stamp)
+        changed = state.iso(self.now) if old is None or old.content != content or \
+            old.id != record.id else old.changed_at
+        self.st.records[key] = state.Cached(record.id, content, changed)
 
 
 def update(cfg: Config, *, dry_run: bool, force: bool,
