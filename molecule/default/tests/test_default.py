@@ -170,6 +170,11 @@ def test_timer_moves_the_record_within_one_interval(ip_change: tuple[list[dict[s
 @pytest.fixture(scope="module")
 def unchanged_run(host: Any, fake: Fake, ip_change: Any) -> dict[str, Any]:
     """One more run through systemd with the address unchanged: the fake's request log after it."""
+    # The record moves mid-run: let that run end, or `systemctl start` would join its job.
+    deadline = time.time() + 30
+    while host.check_output(f"systemctl show -p ActiveState --value {SERVICE}") != "inactive":
+        assert time.time() < deadline, "the timer's run never ended"
+        time.sleep(0.2)
     fake.clear_requests()
     with host.sudo():
         host.check_output(f"systemctl start {SERVICE}")  # a oneshot: returns when the run ended
