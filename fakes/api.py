@@ -107,8 +107,8 @@ def list_records(state: CloudflareState, zone: Json, query: dict[str, str]) -> J
             recs = [r for r in recs if not r.get("comment")]
         elif key == "proxied":
             recs = [r for r in recs if r["proxied"] == (want.lower() == "true")]
-    order = query.get("order", "type")
-    if order in ("type", "name", "content", "ttl", "proxied"):
+    order = query.get("order", state.default_order)
+    if order in ("type", "name", "content", "ttl", "proxied", "created_on"):
         recs.sort(key=lambda r: (str(r[order]), str(r["name"]), str(r["created_on"])),
                   reverse=query.get("direction") == "desc")
     return paginate(recs, query, 100, 1, 5_000_000)

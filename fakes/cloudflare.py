@@ -100,6 +100,10 @@ class CloudflareState:
         self.tokens: dict[str, Json] = {}
         self.duplicate_code = 81057  # set 81058 to get the newer "An identical record already exists."
         self.proxied_ttl_auto = True  # False: keep the TTL sent with proxied=true (not what Cloudflare does)
+        # The order of a record list when the request names none. Cloudflare documents no
+        # default; "created_on" puts the oldest records first, so a name's A record can be on
+        # page 2 behind a hundred older TXT records.
+        self.default_order = "type"
 
     # ---- persistence -------------------------------------------------------------------
     def to_json(self) -> Json:
@@ -112,18 +116,23 @@ class CloudflareState:
         self.tokens.update(data.get("tokens", {}))
 
     # ---- direct helpers (control API) --------------------------------------------------
-    def zone_by_name(self, name: str) -> Json | None:
+    def zone_by_name(self, name: str, status: str | None = None) -> Json | None:
+        """The zone of that name (the active one first; of `status` if given)."""
         name = name.lower().rstrip(".")
-        return next((z for z in self.zones.values() if z["name"] == name), None)
+        found = [z for z in self.zones.values() if z["name"] == name
+                 and (status is None or z.get("status", "active") == status)]
+        found.sort(key=lambda z: z.get("status", "active") != "active")
+        return found[0] if found else None
 
-    def add_zone(self, name: str, zone_id: str | None = None, min_ttl: int = 60) -> Json:
-        existing = self.zone_by_name(name)
+    def add_zone(self, name: str, zone_id: str | None = None, min_ttl: int = 60,
+                 status: str = "active") -> Json:
+        existing = self.zone_by_name(name, status)
         if existing is not None:
             return existing
         ts = now_iso()
         zid = zone_id or new_id()
         zone = {
-            "id": zid, "name": name.lower().rstrip("."), "status": "active", "paused": False,
+            "id": zid, "name": name.lower().rstrip("."), "status": status, "paused": False,
             "type": "full", "development_mode": 0,
             "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
             "original_name_servers": None, "original_registrar": None, "original_dnshost": None,

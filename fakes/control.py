@@ -59,7 +59,8 @@ def handle(fake: FakeCloudflare, method: str, path: str, query: dict[str, str], 
             return 200, {"deleted": parts[1]}
         if key == ("POST", "zones"):
             b = body or {}
-            return 200, {"zone": fake.add_zone(b["name"], b.get("id"), int(b.get("min_ttl", 60)))}
+            return 200, {"zone": fake.add_zone(b["name"], b.get("id"), int(b.get("min_ttl", 60)),
+                                               str(b.get("status", "active")))}
         if key == ("PUT", "dns"):
             return _put_dns(fake, body or {})
         if key == ("PUT", "rate_limit"):

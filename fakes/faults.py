@@ -44,6 +44,8 @@ class Fault:
     hits: int = 0
     id: int = 0
     _rx: Any = field(default=None, repr=False, compare=False)
+    # in-process only (FakeCloudflare.add_fault): rewrites the real answer; see there
+    mutate: Any = field(default=None, repr=False, compare=False)
 
     def matches(self, method: str, path: str) -> bool:
         if self.times is not None and self.hits >= self.times:
@@ -73,11 +75,12 @@ class Fault:
         return status, headers, json.dumps(payload).encode()
 
     def public(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if not k.startswith("_")}
+        return {k: v for k, v in asdict(self).items() if not k.startswith("_") and k != "mutate"}
 
 
 def fault_from_json(data: dict[str, Any]) -> Fault:
-    known = {k for k in Fault.__dataclass_fields__ if not k.startswith("_") and k not in ("hits", "id")}
+    known = {k for k in Fault.__dataclass_fields__
+             if not k.startswith("_") and k not in ("hits", "id", "mutate")}
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown fault keys: {sorted(unknown)}; known: {sorted(known)}")

@@ -120,6 +120,13 @@ class Handler(BaseHTTPRequestHandler):
             if fake.spec is not None:
                 self._violations("response", fake.spec.check_response(method, rel, status, payload))
         entry["status"] = status
+        if fault is not None and fault.mutate is not None:
+            entry["fault"] = fault.id
+            changed = fault.mutate(status, payload)
+            if isinstance(changed, bytes):
+                self._send_raw(status, {"Content-Type": "application/json"}, changed)
+                return
+            payload = changed
         if fault is not None and fault.after_apply:
             entry["fault"] = fault.id
             fake.sleep(fault.delay)

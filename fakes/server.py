@@ -147,8 +147,12 @@ class FakeCloudflare:
             self.echo_overrides.clear()
 
     # ---- faults and rate limit ----------------------------------------------------------
-    def add_fault(self, **rule: Any) -> Fault:
+    def add_fault(self, mutate: Callable[[int, Json], Any] | None = None, **rule: Any) -> Fault:
+        """A fault rule (see fakes.faults.Fault). In-process only: `mutate(status, payload)`
+        gets the real answer of a matching request (after it was applied) and returns the
+        answer to send instead: a JSON value, or bytes sent as they are."""
         fault = fault_from_json(rule)
+        fault.mutate = mutate
         with self.lock:
             self._fault_seq += 1
             fault.id = self._fault_seq
@@ -223,9 +227,12 @@ class FakeCloudflare:
             del self.state.records[record_id]
             self.save()
 
-    def add_zone(self, name: str, zone_id: str | None = None, min_ttl: int = 60) -> Json:
+    def add_zone(self, name: str, zone_id: str | None = None, min_ttl: int = 60,
+                 status: str = "active") -> Json:
+        """A zone; `status` "pending", "moved", "deactivated"... adds one beside any active
+        zone of that name (as Cloudflare lists a re-added zone next to the old one)."""
         with self.lock:
-            zone = self.state.add_zone(name, zone_id, min_ttl)
+            zone = self.state.add_zone(name, zone_id, min_ttl, status)
             self.save()
             return self.state.public_zone(zone)
 

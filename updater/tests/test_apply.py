@@ -119,7 +119,7 @@ def test_list_records_sends_exact_name_and_type(
         (
             "GET",
             f"{API}/zones/{zid}/dns_records",
-            {"name.exact": NAME, "type": "A", "per_page": "100"},
+            {"name.exact": NAME, "type": "A", "per_page": "100", "page": "1"},
         )
     ]
     no_spec_violations(fake)
@@ -134,16 +134,16 @@ def test_list_records_without_type_lists_every_type_at_the_name(
     got = api.list_records(zid, NAME, None)
     assert sorted(r.type for r in got) == ["A", "CNAME"]
     assert next(r for r in got if r.type == "CNAME").comment is None
-    assert fake.requests()[0]["query"] == {"name.exact": NAME, "per_page": "100"}
+    assert fake.requests()[0]["query"] == {"name.exact": NAME, "per_page": "100", "page": "1"}
 
 
-def test_list_records_reads_the_first_page_only(
+def test_list_records_reads_every_page(
     fake: FakeCloudflare, api: CloudflareApi, zid: ZoneId
 ) -> None:
-    for i in range(130):  # the fake seeds without duplicate checks
-        seed(fake, content=f"81.2.69.{i}")
-    assert len(api.list_records(zid, NAME, "A")) == 100
-    assert len(fake.requests()) == 1  # the SDK's auto-paginator would have asked for page 2
+    for i in range(230):  # the fake seeds without duplicate checks
+        seed(fake, content=f"81.2.69.{i % 250}")
+    assert len(api.list_records(zid, NAME, "A")) == 230
+    assert [r["query"]["page"] for r in fake.requests()] == ["1", "2", "3"]
 
 
 # ---- create_record ------------------------------------------------------------------------
@@ -360,13 +360,13 @@ def test_connection_refused_is_transient(fake: FakeCloudflare) -> None:
     assert_clean(exc.value)
 
 
-def test_other_api_refusals_are_plain_ddns_errors(
+def test_a_refusal_of_the_sent_values_is_a_config_error_quoting_cloudflare(
     fake: FakeCloudflare, api: CloudflareApi, zid: ZoneId
 ) -> None:
-    with pytest.raises(errors.DdnsError) as exc:
+    with pytest.raises(errors.ConfigError) as exc:
         api.create_record(zid, NAME, "A", "not-an-ip", comment=MARKER, ttl=None, proxied=None)
-    assert type(exc.value) is errors.DdnsError
-    assert "HTTP 400: 9005" in str(exc.value)
+    assert exc.value.exit_code == errors.EX_CONFIG
+    assert "HTTP 400: 9005 Content for A record must be a valid IPv4 address" in str(exc.value)
 
 
 def test_a_stale_zone_id_is_transient(fake: FakeCloudflare, api: CloudflareApi) -> None:

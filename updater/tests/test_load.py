@@ -110,7 +110,7 @@ def two_zones(env: Env) -> Iterator[tuple[Clock, list[Site]]]:
     env.fake.rate_limit(None)
 
 
-def test_one_address_change_costs_one_patch_per_record(env: Env,
+def test_one_address_change_costs_one_list_and_one_patch_per_record(env: Env,
                                                        two_zones: tuple[Clock, list[Site]]) -> None:
     clock, sites = two_zones
     env.fake.set_ip(ipv4=IP2)
@@ -122,8 +122,9 @@ def test_one_address_change_costs_one_patch_per_record(env: Env,
         assert set(contents(env, site).values()) == {IP2}
         assert cached(site) == contents(env, site)
     log = env.fake.requests()
-    assert [r["method"] for r in log] == ["PATCH"] * (2 * PER_ZONE)
-    assert len({r["path"] for r in log}) == 2 * PER_ZONE  # one per record
+    # each record has its own name: a list at the name, then the PATCH of the id it shows
+    assert [r["method"] for r in log] == ["GET", "PATCH"] * (2 * PER_ZONE)
+    assert len({r["path"] for r in log if r["method"] == "PATCH"}) == 2 * PER_ZONE
     assert all(r["status"] == 200 for r in log)
     env.fake.clear_requests()
     clock.t += 300
@@ -149,7 +150,7 @@ def test_429_midway_leaves_the_rest_for_the_next_run(env: Env,
     statuses = [r["status"] for r in env.fake.requests()]
     assert statuses == [200] * 10 + [429]  # stops at the first 429: no hammering
     done = contents(env, first)
-    assert sorted(done.values()) == [IP1] * (PER_ZONE - 10) + [IP2] * 10
+    assert sorted(done.values()) == [IP1] * (PER_ZONE - 5) + [IP2] * 5  # list + PATCH each
     assert cached(first) == done  # the state says exactly what Cloudflare has
 
     # more timer runs in the same window: one request each, exit 75, nothing else
@@ -162,7 +163,7 @@ def test_429_midway_leaves_the_rest_for_the_next_run(env: Env,
         assert cached(first) == contents(env, first) == done
     assert json.loads(first.state.read_text())["last_run"]["exit_code"] == EX_TEMPFAIL
 
-    # the window ends: the next runs finish the rest, one PATCH per remaining record
+    # the window ends: the next runs finish the rest, one list and one PATCH per record
     clock.t += 300
     env.fake.clear_requests()
     for site in sites:
@@ -170,7 +171,8 @@ def test_429_midway_leaves_the_rest_for_the_next_run(env: Env,
         assert code == 0, lines
         assert set(contents(env, site).values()) == {IP2}
         assert cached(site) == contents(env, site)
-    assert [r["method"] for r in env.fake.requests()] == ["PATCH"] * (PER_ZONE - 10 + PER_ZONE)
+    assert [r["method"] for r in env.fake.requests()] == ["GET", "PATCH"] * (PER_ZONE - 5
+                                                                             + PER_ZONE)
     assert json.loads(second.state.read_text())["last_run"]["exit_code"] == 0
 
 
@@ -331,7 +333,8 @@ def test_a_simulated_week(env: Env) -> None:
     days = (CYCLES * PERIOD) / MAX_CACHE_AGE
     assert reconciles <= int(days) + 2  # the cold start + one per max_cache_age (+ a retry)
     per_reconcile = 1 + len(WEEK_NAMES)  # zone + one list per name
-    budget = (changes * len(WEEK_NAMES) + reconciles * per_reconcile
+    # a change: one list and one PATCH per name
+    budget = (changes * 2 * len(WEEK_NAMES) + reconciles * per_reconcile
               + faults_injected * per_reconcile + repaired)
     assert total <= budget, (total, budget, changes, reconciles, faults_injected)
     assert changes >= 15

@@ -74,12 +74,14 @@ def test_warm_no_change_makes_no_api_call_and_does_not_rewrite_state(env: Env) -
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
 
-def test_warm_ip_change_is_one_patch_by_cached_id(env: Env) -> None:
+def test_warm_ip_change_is_one_list_and_one_patch(env: Env) -> None:
     warm(env)
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == 0
-    assert env.calls() == ["PATCH record"]
+    # the list shows the record at the name now: the PATCH goes to that id, not blindly
+    # to the cached one
+    assert env.calls() == ["GET list", "PATCH record"]
     assert env.records()[0]["content"] == IP2
     assert result.lines == [f"pi-ddns: notice: updated A {NAME} {IP1} -> {IP2}"]
     assert env.state()["records"][f"A {NAME}"]["content"] == IP2
@@ -96,7 +98,7 @@ def test_both_families_and_two_names(env: Env) -> None:
     env.fake.clear_requests()
     env.fake.set_ip(ipv6=IP6_2)
     result = env.run(["update"])
-    assert env.calls() == ["PATCH record", "PATCH record"]
+    assert env.calls() == ["GET list", "PATCH record", "GET list", "PATCH record"]
     assert result.lines == [f"pi-ddns: notice: updated AAAA {NAME} {IP6_1} -> {IP6_2}; "
                             f"updated AAAA {other} {IP6_1} -> {IP6_2}"]
 
@@ -109,7 +111,7 @@ def test_an_ipv6_outage_does_not_hold_back_the_a_record(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == EX_UNAVAILABLE
-    assert env.calls() == ["PATCH record"]
+    assert env.calls() == ["GET list", "PATCH record"]
     assert {r["type"]: r["content"] for r in env.records()} == {"A": IP2, "AAAA": IP6_1}
     assert result.lines[-2] == (f"pi-ddns: notice: before the failure: updated A {NAME} {IP1} "
                                 f"-> {IP2}")
@@ -162,7 +164,7 @@ def test_record_deleted_by_hand_is_recreated(env: Env) -> None:
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update"])
     assert result.code == 0
-    assert env.calls() == ["PATCH record", "GET list", "POST list"]
+    assert env.calls() == ["GET list", "POST list"]
     assert "is gone at Cloudflare" in result.err
     [record] = env.records()
     assert record["content"] == IP2
@@ -203,7 +205,8 @@ def test_crash_between_api_write_and_state_write_converges(env: Env) -> None:
     env.state_path.write_bytes(saved)  # as if killed before the state write
     env.fake.clear_requests()
     assert env.run(["update"]).code == 0
-    assert env.calls() == ["PATCH record"]  # idempotent PATCH by id, no duplicate
+    # the list finds the record already right: nothing to write, no duplicate
+    assert env.calls() == ["GET list"]
     assert len(env.records()) == 1
 
 
@@ -379,8 +382,10 @@ def test_state_write_is_atomic_and_leaves_no_temp_files(env: Env) -> None:
     warm(env)
     env.fake.set_ip(ipv4=IP2)
     assert env.run(["update"]).code == 0
-    assert sorted(p.name for p in env.state_path.parent.iterdir()) == ["state.json"]
-    assert oct(env.state_path.stat().st_mode & 0o777) == "0o644"
+    # the run lock stays beside it (empty of meaning once the run ended)
+    assert sorted(p.name for p in env.state_path.parent.iterdir()) == [
+        "state.json", "state.json.lock"]
+    assert oct(env.state_path.stat().st_mode & 0o777) == "0o600"
 
 
 # ---- dry run ---------------------------------------------------------------------------------

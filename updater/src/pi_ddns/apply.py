@@ -9,15 +9,19 @@ request headers either.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar, cast
 
 import cloudflare
+import httpx
+from cloudflare._types import RequestOptions
 
-from pi_ddns import errors
-from pi_ddns.decide import Record, RecordId, ZoneId
+from pi_ddns import errors, report
+from pi_ddns.decide import Record, RecordId, ZoneId, same_address
+from pi_ddns.state import canonical_name, has_marker
 
 # If set, these silently replace the bearer token inside the SDK.
 _HOSTILE_ENV = ("CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_USER_SERVICE_KEY")
@@ -30,12 +34,18 @@ _GRANT = "Zone > Zone > Read and Zone > DNS > Edit"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _NOT_JSON = "the answer was not Cloudflare's JSON (an error page from a proxy or an outage?)"
 _T = TypeVar("_T")
+_PER_PAGE = 100
+_MAX_PAGES = 50  # 5000 records at one name: far beyond any home; a loop guard
 
 
 class CloudflareApi:
-    """Four calls, each exactly one HTTP request (plus the SDK's own retries, `retries`)."""
+    """Five calls, each one HTTP request per page (plus the SDK's own retries, `retries`).
 
-    def __init__(self, token: str, api_url: str, timeout: float, retries: int) -> None:
+    Every answer is read from the raw JSON envelope: `success` must be true with no `errors`,
+    and every record is checked field by field (`_record`) before anything acts on it."""
+
+    def __init__(self, token: str, api_url: str, timeout: float, retries: int,  # noqa: PLR0917
+                 deadline: float | None = None, budget: float = 0.0) -> None:
         for var in _HOSTILE_ENV:
             os.environ.pop(var, None)
         # The SDK and httpx log request lines at INFO/DEBUG (CLOUDFLARE_LOG=debug turns on
@@ -44,14 +54,22 @@ class CloudflareApi:
             logging.getLogger(name).setLevel(logging.WARNING)
         self._token = token
         self._timeout = timeout
+        self._api_url = api_url
         # httpx's timeout is per operation (connect, each read): an answer dripped byte by byte
         # never trips it. One deadline per call covers every try, the SDK's backoff and the
-        # Retry-After it honours (at most 60 s).
-        self._deadline = (retries + 1) * 2 * timeout + retries * 60.0 + 1.0
+        # Retry-After it honours (at most 60 s); the run's own deadline (time.monotonic())
+        # caps them all, so the calls share one budget below the unit's TimeoutStartSec.
+        self._per_call = (retries + 1) * 2 * timeout + retries * 60.0 + 1.0
+        self._run_deadline = deadline
+        self._budget = budget
         self._zones: dict[ZoneId, str] = {}
         self._asked = ""
+        # pi-ddns ignores HTTP(S)_PROXY/ALL_PROXY everywhere (the IP sources never used them):
+        # one rule for both, and the token never goes through a proxy nobody configured here.
+        http = cloudflare.DefaultHttpxClient(trust_env=False)
         self._client = cloudflare.Cloudflare(
-            api_token=token, base_url=api_url, timeout=timeout, max_retries=retries
+            api_token=token, base_url=api_url, timeout=timeout, max_retries=retries,
+            http_client=http,
         )
         # A retried POST after a timeout can create a duplicate: creates are never retried by
         # the SDK; the next run lists and adopts what the lost answer created.
@@ -61,34 +79,58 @@ class CloudflareApi:
         self._client.close()
 
     def zone_id(self, name: str) -> ZoneId:
+        """The id of the zone `name` whose status is active; a pending, moved or deactivated
+        zone of that name is refused (78) and nothing is written."""
         what = f"looking up zone {name}"
         self._asked = name  # named in an auth error before any zone id is known
-        page = self._call(what, lambda: self._client.zones.list(name=name, per_page=50))
-        zones = _page_items(page, what)
-        for zone in zones:
-            if _get(zone, "name") == name.lower().rstrip("."):
-                zid = _get(zone, "id")
+        answer = self._request("get", what, "/zones", query={"name": name, "per_page": 50})
+        want = canonical_name(name)
+        found = [z for z in _items(answer, what)
+                 if isinstance(z, dict) and isinstance(z.get("name"), str)
+                 and canonical_name(z["name"]) == want]
+        for zone in found:
+            if zone.get("status") == "active":
+                zid = zone.get("id")
                 if isinstance(zid, str) and _ID.fullmatch(zid):
                     self._zones[ZoneId(zid)] = name
                     return ZoneId(zid)
                 raise errors.TransientError(f"Cloudflare API: {what}: the zone has no valid id")
+        if found:
+            states = ", ".join(sorted({self._scrub(repr(z.get("status"))) for z in found}))
+            raise errors.ZoneNotActive(
+                f"zone {name} is not active at Cloudflare (status {states}); pi-ddns writes "
+                "only to an active zone: finish the zone's setup (name servers) in the "
+                "dashboard, or fix the zone name"
+            )
         raise errors.ZoneNotFound(
             f"zone {name}: not found by Cloudflare for this token; check the zone name and "
             f"that the token's permissions ({_GRANT}) include this zone"
         )
 
     def list_records(self, zone_id: ZoneId, name: str, rtype: str | None) -> list[Record]:
-        """Records at exactly `name` (any type when `rtype` is None), first page only."""
+        """Records at exactly `name` (any type when `rtype` is None), every page of them."""
         what = f"listing {rtype or 'all'} records at {name}"
         zid = self._zone_arg(zone_id, what)
-        kwargs: dict[str, Any] = {"zone_id": zid, "name": {"exact": name}, "per_page": 100}
+        query: dict[str, object] = {"name.exact": name, "per_page": _PER_PAGE}
         if rtype is not None:
-            kwargs["type"] = rtype
-        page = self._call(what, lambda: self._client.dns.records.list(**kwargs))
-        records = [_record(item, what) for item in _page_items(page, what)]
+            query["type"] = rtype
+        records: list[Record] = []
+        for page in range(1, _MAX_PAGES + 1):
+            answer = self._request("get", what, f"/zones/{zid}/dns_records",
+                                   query={**query, "page": page})
+            items = _items(answer, what)
+            records += [_record(item, what) for item in items]
+            info = answer.get("result_info")
+            pages = info.get("total_pages") if isinstance(info, dict) else None
+            if not isinstance(pages, int) or isinstance(pages, bool) or page >= pages \
+                    or not items:
+                break
+        else:
+            raise errors.TransientError(f"Cloudflare API: {what}: more than {_MAX_PAGES} pages")
         # Defensive: never act on a record the filter should not have returned.
-        want = name.lower().rstrip(".")
-        return [r for r in records if r.name.lower() == want and (rtype is None or r.type == rtype)]
+        want = canonical_name(name)
+        return [r for r in records
+                if canonical_name(r.name) == want and (rtype is None or r.type == rtype)]
 
     def create_record(
         self,
@@ -103,52 +145,58 @@ class CloudflareApi:
     ) -> Record:
         what = f"creating {rtype} {name}"
         zid = self._zone_arg(zone_id, what)
-        kwargs: dict[str, Any] = {
-            "zone_id": zid,
-            "name": name,
-            "type": rtype,
-            "content": content,
-            "comment": comment,
-        }
+        body: dict[str, object] = {"name": name, "type": rtype, "content": content,
+                                   "comment": comment}
         if ttl is not None:
-            kwargs["ttl"] = ttl
+            body["ttl"] = ttl
         if proxied is not None:
-            kwargs["proxied"] = proxied
-        result = self._call(what, lambda: self._create_client.dns.records.create(**kwargs))
-        return _same_record(_record(result, what), what, name=name, rtype=rtype)
+            body["proxied"] = proxied
+        answer = self._request("post", what, f"/zones/{zid}/dns_records", body=body)
+        return _record(answer.get("result"), what)
 
     def update_record(
         self,
         zone_id: ZoneId,
         record_id: RecordId,
         *,
-        content: str,
+        content: str | None,
         comment: str | None = None,
         ttl: int | None = None,
         proxied: bool | None = None,
+        name: str | None = None,
+        rtype: str | None = None,
     ) -> Record:
         """PATCH only the given fields: proxied, TTL, tags and the rest stay as they are.
-
-        The SDK's typed `edit()` requires name and type in the body, so this uses its
-        low-level `patch()` to send exactly these fields."""
+        (`name` and `type` only to put a record back as it was.)"""
         what = f"updating record {record_id}"
         zid = self._zone_arg(zone_id, what)
         if not _ID.fullmatch(record_id):
             raise errors.RecordGone(f"Cloudflare API: {what}: not a valid record id")
-        body: dict[str, object] = {"content": content}
-        if comment is not None:
-            body["comment"] = comment
-        if ttl is not None:
-            body["ttl"] = ttl
-        if proxied is not None:
-            body["proxied"] = proxied
-        path = f"/zones/{zid}/dns_records/{record_id}"
-        answer = self._call(
-            what, lambda: self._client.patch(path, body=body, cast_to=object), record=True
-        )
-        if not isinstance(answer, dict):  # the SDK hands back the text of a non-JSON body
-            raise errors.TransientError(f"Cloudflare API: {what}: {_NOT_JSON}")
-        return _same_record(_record(answer.get("result"), what), what, record_id=record_id)
+        body: dict[str, object] = {}
+        for key, value in (("name", name), ("type", rtype), ("content", content),
+                           ("comment", comment), ("ttl", ttl), ("proxied", proxied)):
+            if value is not None:
+                body[key] = value
+        answer = self._request("patch", what, f"/zones/{zid}/dns_records/{record_id}",
+                               body=body, record=True)
+        return _record(answer.get("result"), what)
+
+    def restore_record(self, zone_id: ZoneId, before: Record) -> None:
+        """PATCH a record back to every field it had (a write that landed on it by mistake);
+        the answer must show exactly that."""
+        what = f"putting record {before.id} back as it was"
+        zid = self._zone_arg(zone_id, what)
+        body: dict[str, object] = {"name": before.name, "type": before.type,
+                                   "content": before.content, "ttl": before.ttl,
+                                   "proxied": before.proxied, "comment": before.comment}
+        answer = self._request("patch", what, f"/zones/{zid}/dns_records/{before.id}",
+                               body=body, record=True)
+        now = _record(answer.get("result"), what)
+        if (now.id, canonical_name(now.name), now.type, now.comment) != (
+                before.id, canonical_name(before.name), before.type, before.comment) \
+                or not same_address(now.content, before.content):
+            raise errors.TransientError(f"Cloudflare API: {what}: the answer shows another "
+                                        "record")
 
     # ---- the boundary ------------------------------------------------------------------
     def _zone_arg(self, zone_id: ZoneId, what: str) -> str:
@@ -157,14 +205,32 @@ class CloudflareApi:
             raise errors.ZoneGone(f"Cloudflare API: {what}: not a valid zone id: {zone_id!r}")
         return zone_id
 
+    def _request(self, method: str, what: str, path: str, *, query: dict[str, object] | None
+                 = None, body: dict[str, object] | None = None,
+                 record: bool = False) -> dict[str, Any]:
+        """One call through the SDK's low-level client; returns the checked envelope."""
+        options: RequestOptions = {"params": query} if query else {}
+        client = self._create_client if method == "post" else self._client
+        if method == "get":
+            call: Callable[[], object] = lambda: client.get(path, cast_to=object,  # noqa: E731
+                                                             options=options)
+        else:
+            send = getattr(client, method)
+            call = lambda: send(path, body=body, cast_to=object)  # noqa: E731
+        answer = self._call(what, call, record=record)
+        return _envelope(answer, what)
+
     def _call(self, what: str, call: Callable[[], _T], *, record: bool = False) -> _T:
         try:
             return self._bounded(what, call)
+        except cloudflare.APIStatusError as err:
+            raise self._mapped(err, what, record=record) from None
         except cloudflare.APIError as err:
             raise self._mapped(err, what, record=record) from None
-        except (ValueError, TypeError, AttributeError, KeyError) as err:
-            # A 200 with an HTML body or broken JSON: the SDK returns the text where a model
-            # was expected (AttributeError/TypeError) or json raises (JSONDecodeError).
+        except (ValueError, TypeError, AttributeError, KeyError, RecursionError, OverflowError,
+                UnicodeError, httpx.HTTPError, httpx.InvalidURL) as err:
+            # A 200 with an HTML body, broken or absurdly deep JSON, a numeric overflow:
+            # the SDK's parsing fails. A malformed answer is transient (75), never a bug.
             raise errors.TransientError(
                 f"Cloudflare API: {what}: {_NOT_JSON} ({type(err).__name__})"
             ) from None
@@ -173,6 +239,7 @@ class CloudflareApi:
         """call() in a worker thread, given up after the deadline (a daemon thread: a hung
         request cannot keep the process alive)."""
         import threading
+        import time
 
         outcome: list[tuple[bool, Any]] = []
 
@@ -182,12 +249,25 @@ class CloudflareApi:
             except BaseException as err:  # noqa: BLE001 -- re-raised in the caller's thread
                 outcome.append((False, err))
 
+        wait, by_run = self._per_call, False
+        if self._run_deadline is not None:
+            left = self._run_deadline - time.monotonic()
+            if left <= 0:
+                raise errors.RunDeadline(
+                    f"the run's time budget ({self._budget:g} s, run_timeout) ran out before "
+                    f"{what}; the state is intact, the next run carries on")
+            if left < wait:
+                wait, by_run = left, True
         worker = threading.Thread(target=run, name="pi-ddns-api", daemon=True)
         worker.start()
-        worker.join(self._deadline)
+        worker.join(wait)
         if not outcome:
+            if by_run:
+                raise errors.RunDeadline(
+                    f"the run's time budget ({self._budget:g} s, run_timeout) ran out while "
+                    f"{what}: the Cloudflare API was slow; the state is intact")
             raise errors.TransientError(
-                f"Cloudflare API: {what}: no complete answer within {self._deadline:g} s"
+                f"Cloudflare API: {what}: no complete answer within {wait:g} s"
             )
         ok, value = outcome[0]
         if not ok:
@@ -197,31 +277,33 @@ class CloudflareApi:
     def _mapped(  # noqa: PLR0911 -- one return per mapped case reads best
         self, err: cloudflare.APIError, what: str, *, record: bool
     ) -> errors.DdnsError:
+        """By what the answer means: transport trouble, 429 and 5xx are transient (75) whatever
+        code the body carries; a refusal of the config's own values is 78 with Cloudflare's
+        words; a refused token 77; a proxy or a refused request 69. 70 is left for bugs."""
         prefix = f"Cloudflare API: {what}"
         if isinstance(err, cloudflare.APITimeoutError):
             return errors.TransientError(f"{prefix}: timed out after {self._timeout:g} s")
         if isinstance(err, cloudflare.APIConnectionError):
             cause = self._scrub(str(err.__cause__ or err))
             return errors.TransientError(f"{prefix}: cannot connect: {cause}")
-        if isinstance(err, cloudflare.APIResponseValidationError):
-            return errors.TransientError(f"{prefix}: the answer did not match Cloudflare's schema")
         if not isinstance(err, cloudflare.APIStatusError):
-            return errors.DdnsError(f"{prefix}: {self._scrub(err.message)}")
+            return errors.TransientError(f"{prefix}: the answer did not match Cloudflare's "
+                                         f"schema ({type(err).__name__})")
         status = err.status_code
-        codes = {e.code for e in err.errors if isinstance(getattr(e, "code", None), int)}
+        codes = {_code(e) for e in _errors_of(err)} - {None}
         detail = f"HTTP {status}{self._detail(err)}"
-        if status in (401, 403) or codes & _AUTH_CODES:
+        if status == 429:
+            retry_after = err.response.headers.get("Retry-After")
+            wait = f", Retry-After {self._scrub(retry_after)} s" if retry_after else ""
+            return errors.TransientError(f"{prefix}: rate limited ({detail}{wait})")
+        if status >= 500 or status in (408, 409, 425):
+            return errors.TransientError(f"{prefix}: Cloudflare server error ({detail})")
+        if status in (401, 403) or (status == 400 and codes & _AUTH_CODES):
             zone = ", ".join(sorted({*self._zones.values(), self._asked} - {""})) or "the zone"
             return errors.AuthError(
                 f"{prefix}: the API token was refused ({detail}); create or fix a token with "
                 f"{_GRANT} permissions for {zone}"
             )
-        if status == 429:
-            retry_after = err.response.headers.get("Retry-After")
-            wait = f", Retry-After {self._scrub(retry_after)} s" if retry_after else ""
-            return errors.TransientError(f"{prefix}: rate limited ({detail}{wait})")
-        if status >= 500:
-            return errors.TransientError(f"{prefix}: Cloudflare server error ({detail})")
         if codes & _EXISTS_CODES:
             return errors.RecordExists(f"{prefix}: the record already exists ({detail})")
         if record and (status == 404 or codes & (_GONE_CODES | _BAD_ID_CODES)):
@@ -230,13 +312,23 @@ class CloudflareApi:
             # Outside a record call: the cached zone id is stale (zone deleted or moved); the
             # updater looks the zone up by name again.
             return errors.ZoneGone(f"{prefix}: the zone id no longer exists ({detail})")
-        if status in (408, 409):
-            return errors.TransientError(f"{prefix}: {detail}")
-        return errors.DdnsError(f"{prefix}: request refused ({detail})")
+        if status in (404, 405):
+            return errors.ConfigError(
+                f"{prefix}: no such API endpoint ({detail}); check cloudflare.api_url "
+                f"({self._scrub(self._api_url)})")
+        if status == 407:
+            return errors.Unavailable(
+                f"{prefix}: a proxy asked for credentials ({detail}); pi-ddns uses no proxy: "
+                "the network must let it reach the API directly")
+        if status in (400, 422):
+            return errors.ConfigError(f"{prefix}: Cloudflare refused the configured values "
+                                      f"({detail})")
+        return errors.Unavailable(f"{prefix}: request refused ({detail})")
 
     def _detail(self, err: cloudflare.APIStatusError) -> str:
         parts = [
-            f"{getattr(e, 'code', '?')} {getattr(e, 'message', '')}".strip() for e in err.errors
+            f"{_code(e) or '?'} {_get(e, 'message') or ''}".strip()
+            for e in _errors_of(err)
         ]
         if not parts:
             return ", not a Cloudflare JSON answer" if not isinstance(err.body, dict) else ""
@@ -244,25 +336,55 @@ class CloudflareApi:
 
     def _scrub(self, text: str) -> str:
         """One line, bounded, and never the token (even if a server echoed it)."""
-        text = " ".join(str(text).split())[:200]
-        return text.replace(self._token, "<token>") if self._token else text
+        text = " ".join(str(text).split())
+        text = text.replace(self._token, "<token>") if self._token else text
+        return report.safe(text, 200)
 
 
 def _get(obj: object, key: str) -> object:
     return obj.get(key) if isinstance(obj, dict) else getattr(obj, key, None)
 
 
-def _page_items(page: object, what: str) -> list[object]:
-    items = _get(page, "result")
+def _errors_of(err: cloudflare.APIStatusError) -> list[object]:
+    """The `errors` of an error answer (the SDK's attribute, or the raw body's)."""
+    found = getattr(err, "errors", None)
+    if not found and isinstance(err.body, dict):
+        found = err.body.get("errors")
+    return list(found) if isinstance(found, list) else []
+
+
+def _code(error: object) -> int | None:
+    code = error.get("code") if isinstance(error, dict) else getattr(error, "code", None)
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _envelope(answer: object, what: str) -> dict[str, Any]:
+    """Cloudflare's envelope, or a TransientError: a JSON object with `success: true`, no
+    `errors` and a `result`. `success: true` next to errors is not a success."""
+    if not isinstance(answer, dict):  # the SDK hands back the text of a non-JSON body
+        raise errors.TransientError(f"Cloudflare API: {what}: {_NOT_JSON}")
+    problems = answer.get("errors")
+    if answer.get("success") is not True or problems not in (None, []) \
+            or "result" not in answer:
+        raise errors.TransientError(
+            f"Cloudflare API: {what}: the answer is not a plain success (success "
+            f"{str(answer.get('success'))[:10]!r} with errors); not trusting it")
+    return answer
+
+
+def _items(answer: dict[str, Any], what: str) -> list[object]:
+    items = answer.get("result")
     if not isinstance(items, list):
         _bad_answer(what)
     return items
 
 
 def _record(obj: object, what: str) -> Record:
-    """A record from the SDK's model or a raw JSON dict; anything malformed is refused."""
-    rid, name, rtype, content = (_get(obj, k) for k in ("id", "name", "type", "content"))
-    ttl, proxied, comment, tags = (_get(obj, k) for k in ("ttl", "proxied", "comment", "tags"))
+    """A record from a raw JSON dict; anything malformed is refused (75)."""
+    if not isinstance(obj, dict):
+        _bad_answer(what)
+    rid, name, rtype, content = (obj.get(k) for k in ("id", "name", "type", "content"))
+    ttl, proxied, comment, tags = (obj.get(k) for k in ("ttl", "proxied", "comment", "tags"))
     if not (
         isinstance(rid, str)
         and isinstance(name, str)
@@ -273,7 +395,10 @@ def _record(obj: object, what: str) -> Record:
         and rtype
     ):
         _bad_answer(what)
-    if isinstance(ttl, bool) or not isinstance(ttl, int | float):
+    # NaN, 1e999, 2.5 or 10**400 are not a TTL.
+    if isinstance(ttl, float) and math.isfinite(ttl) and ttl.is_integer():
+        ttl = int(ttl)
+    if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 2**31:
         _bad_answer(what)
     if not isinstance(proxied, bool | None) or not isinstance(comment, str | None):
         _bad_answer(what)
@@ -286,31 +411,30 @@ def _record(obj: object, what: str) -> Record:
         name=name,
         type=rtype,
         content=content,
-        ttl=int(ttl),
+        ttl=ttl,
         proxied=bool(proxied),
         comment=comment,
         tags=tuple(tags),
     )
 
 
-def _same_record(
-    rec: Record,
-    what: str,
-    *,
-    record_id: str | None = None,
-    name: str | None = None,
-    rtype: str | None = None,
-) -> Record:
-    """A write's answer must describe the record written: the updater caches its id, and a
-    foreign id would aim the next PATCH at a record it does not own."""
-    if (
-        (record_id is not None and rec.id != record_id)
-        or (name is not None and rec.name.lower().rstrip(".") != name.lower().rstrip("."))
-        or (rtype is not None and rec.type != rtype)
-    ):
+def check_written(rec: Record, what: str, *, record_id: str | None, name: str, rtype: str,
+                  marker: str, content: str) -> Record:
+    """A write's answer must describe the record asked for: same id (for a PATCH), name,
+    type and ownership marker (else WrongRecord: 65, the caller restores), and the content
+    sent (else TransientError: the write is neither reported nor cached)."""
+    if ((record_id is not None and rec.id != record_id)
+            or canonical_name(rec.name) != canonical_name(name)
+            or rec.type != rtype or not has_marker(rec.comment, marker)):
+        raise errors.WrongRecord(
+            f"Cloudflare API: {what}: the answer is about another record "
+            f"({report.safe(rec.type, 10)} {report.safe(rec.name, 100)}, id "
+            f"{report.safe(rec.id, 64)}) than {rtype} {name}"
+            + (f" ({record_id})" if record_id else ""))
+    if not same_address(rec.content, content):
         raise errors.TransientError(
-            f"Cloudflare API: {what}: the answer is about another record; not trusting it"
-        )
+            f"Cloudflare API: {what}: the answer holds {report.safe(rec.content, 64)!r}, not "
+            f"the {content} sent; not trusting it")
     return rec
 
 

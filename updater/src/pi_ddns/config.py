@@ -123,6 +123,7 @@ class Config(NamedTuple):
     ipv6: Family
     token: str | None = None  # never printed: see __repr__
     token_origin: str | None = None  # where the token came from, for messages
+    run_timeout: float = 240.0  # the whole update run's budget, below the unit's TimeoutStartSec
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True)
@@ -399,6 +400,7 @@ def parse(text: str, file: Path) -> Config:
     proxied = top.opt_flag("proxied")
     state_file = Path(top.text("state_file", "/var/lib/pi-ddns/state.json"))
     max_cache_age = top.num("max_cache_age", 86400.0, 0.0, 30 * 86400.0)
+    run_timeout = top.num("run_timeout", 240.0, 1.0, 3600.0)
     token_file = top.opt_text("token_file")
     healthcheck = top.opt_text("healthcheck_url")
     if healthcheck is not None:
@@ -414,7 +416,7 @@ def parse(text: str, file: Path) -> Config:
     top.done()
     return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
                   max_cache_age, Path(token_file) if token_file else None, healthcheck,
-                  cloudflare, ipv4, ipv6)
+                  cloudflare, ipv4, ipv6, run_timeout=run_timeout)
 
 
 def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import NewType
 
 from pi_ddns.errors import ConflictError
+from pi_ddns.state import canonical_name, has_marker
 
 RecordId = NewType("RecordId", str)
 ZoneId = NewType("ZoneId", str)
@@ -90,7 +91,8 @@ def same_address(a: str, b: str) -> bool:
 
 
 def owned(record: Record, marker: str) -> bool:
-    return marker in (record.comment or "")
+    """The marker as a whole token: `not-managed-by: pi-ddns` is not ours."""
+    return has_marker(record.comment, marker)
 
 
 def adopted_comment(comment: str | None, marker: str) -> str:
@@ -99,12 +101,14 @@ def adopted_comment(comment: str | None, marker: str) -> str:
 
 def decide(wanted: Wanted, at_name: list[Record]) -> Action:
     """One action for one name+type, given every record Cloudflare has at that exact name."""
+    name = canonical_name(wanted.name)
+    at_name = [r for r in at_name if canonical_name(r.name) == name]
     for r in at_name:
-        if r.type == "CNAME" and r.name == wanted.name:
+        if r.type.upper() == "CNAME":
             raise ConflictError(f"{wanted.name} has a CNAME record ({r.id}); an {wanted.type} "
                                 "record cannot exist next to it: remove the CNAME or pick "
                                 "another name")
-    same = [r for r in at_name if r.type == wanted.type and r.name == wanted.name]
+    same = [r for r in at_name if r.type.upper() == wanted.type]
     if len(same) > 1:
         ids = ", ".join(r.id for r in same)
         raise ConflictError(f"{wanted.key} has {len(same)} records ({ids}); delete all but one "

@@ -35,6 +35,12 @@ class DetectionError(DdnsError):
     exit_code = EX_UNAVAILABLE
 
 
+class Unavailable(DdnsError):
+    """The API cannot be reached as configured (a proxy in the way, a refused request)."""
+
+    exit_code = EX_UNAVAILABLE
+
+
 class AuthError(DdnsError):
     """The token is invalid or lacks a permission."""
 
@@ -51,6 +57,19 @@ class ConflictError(DdnsError):
     """Cloudflare holds records a human must sort out (duplicates, CNAME, unowned)."""
 
     exit_code = EX_DATAERR
+
+
+class ZoneNotActive(ConfigError):
+    """The zone exists but is pending, moved or deactivated: nothing is written to it."""
+
+
+class WrongRecord(ConflictError):
+    """A write's answer is about another record than the one asked for (a stale id, a record
+    renamed in the dashboard, a lying server): it is restored and reported, never trusted."""
+
+
+class RunDeadline(TransientError):
+    """The run's whole time budget (run_timeout) ran out: stop cleanly, state intact."""
 
 
 class RecordExists(TransientError):

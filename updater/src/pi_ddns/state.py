@@ -3,7 +3,12 @@
 A missing, corrupt, unreadable or future-version file is never fatal: it is reported and costs one
 reconcile against Cloudflare. Shape (version 1):
 {"version": 1, "zone": {"name", "id"}, "records": {"A home.example.com": {"id", "content",
- "changed_at"}}, "last_reconcile": ISO, "last_run": {"at", "exit_code", "message"}}
+ "changed_at", "ttl", "proxied", "comment"}}, "last_reconcile": ISO,
+ "last_run": {"at", "exit_code", "message"}}
+
+A record's ttl, proxied and comment are what Cloudflare held after the last write or list: a
+changed setting in the config no longer matches them, so the next run reconciles (an entry
+written before they were kept lacks them, and costs one reconcile too).
 """
 
 from __future__ import annotations
@@ -11,19 +16,28 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any, NamedTuple
 
 from pi_ddns import report
+from pi_ddns.errors import ConfigError, TransientError
+from pi_ddns.files import read_regular
 
 VERSION = 1
+_LIMIT = 1 << 20  # a few records take a few KB
 
 
 class Cached(NamedTuple):
     id: str
     content: str
     changed_at: str
+    ttl: int | None = None
+    proxied: bool | None = None
+    comment: str | None = None
 
 
 class LastRun(NamedTuple):
@@ -43,6 +57,54 @@ class State:
         self.records: dict[str, Cached] = {}
         self.last_reconcile: str | None = None
         self.last_run: LastRun | None = None
+
+
+def canonical_name(name: str) -> str:
+    """One spelling of a DNS name for every comparison: lower case, no trailing dot, IDNA."""
+    name = name.strip().rstrip(".").lower()
+    if not name.isascii():
+        # not a name Cloudflare could hold otherwise: then it matches nothing we ask for
+        with contextlib.suppress(UnicodeError):
+            name = name.encode("idna").decode("ascii")
+    return name
+
+
+_SEPARATORS = " \t;,|"
+
+
+def has_marker(comment: str | None, marker: str) -> bool:
+    """The marker as a whole token of the comment: preceded and followed by its start or end,
+    a space, `;`, `,` or `|`. `not-managed-by: pi-ddns` and `...pi-ddns-old` are not ours."""
+    text = comment or ""
+    start = text.find(marker)
+    while start >= 0:
+        end = start + len(marker)
+        if ((start == 0 or text[start - 1] in _SEPARATORS)
+                and (end == len(text) or text[end] in _SEPARATORS)):
+            return True
+        start = text.find(marker, start + 1)
+    return False
+
+
+def differences(c: Cached, content: str, ttl: int | None, proxied: bool | None,
+                marker: str) -> list[str]:
+    """How the cached record differs from what the config sets (content, proxied, TTL, the
+    marker in the comment); empty when it is in sync. The TTL of a proxied record is
+    Cloudflare's (automatic), never a difference."""
+    out = []
+    if c.content != content:
+        out.append(f"is {c.content}, detected {content}")
+    if proxied is not None and c.proxied is not proxied:
+        out.append(f"proxied is {_word(c.proxied)}, config says {_word(proxied)}")
+    if ttl is not None and not c.proxied and c.ttl != ttl:
+        out.append(f"ttl is {_word(c.ttl)}, config says {ttl}")
+    if not has_marker(c.comment, marker):
+        out.append(f"comment lacks the marker {marker!r}")
+    return out
+
+
+def _word(value: object) -> str:
+    return "unknown" if value is None else str(value).lower()
 
 
 def iso(t: float) -> str:
@@ -89,7 +151,7 @@ def _from_json(data: Any, zone: str) -> State:
         code = run.get("exit_code") if isinstance(run, dict) else None
         if not isinstance(code, int) or isinstance(code, bool):
             raise _Corrupt("last_run.exit_code is not an integer")
-        state.last_run = LastRun(_str(run, "at"), code, str(run.get("message", "")))
+        state.last_run = LastRun(_str(run, "at"), code, report.safe(str(run.get("message", ""))))
     zone_data = data.get("zone")
     if zone_data is None or _str(zone_data, "name") != zone:
         return state  # another zone (config changed): the ids mean nothing here
@@ -98,7 +160,14 @@ def _from_json(data: Any, zone: str) -> State:
     if not isinstance(records, dict):
         raise _Corrupt("records is not an object")
     for key, r in records.items():
-        state.records[key] = Cached(_str(r, "id"), _str(r, "content"), _str(r, "changed_at"))
+        if not isinstance(r, dict):
+            raise _Corrupt(f"records.{key} is not an object")
+        ttl, proxied, comment = r.get("ttl"), r.get("proxied"), r.get("comment")
+        if not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool))) \
+                or not isinstance(proxied, bool | None) or not isinstance(comment, str | None):
+            raise _Corrupt(f"records.{key}: ttl, proxied or comment of the wrong type")
+        state.records[key] = Cached(_str(r, "id"), _str(r, "content"), _str(r, "changed_at"),
+                                    ttl, proxied, comment)
     state.last_reconcile = _str(data, "last_reconcile", optional=True)
     return state
 
@@ -106,12 +175,12 @@ def _from_json(data: Any, zone: str) -> State:
 def load(path: Path, zone: str) -> State:
     """The cached state for `zone`; an empty State (and a warning) when it cannot be trusted."""
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, _LIMIT)  # a FIFO or /dev/zero planted here: refused at once
     except FileNotFoundError:
         report.info(f"{path}: no state yet; reconciling with Cloudflare")
         return State()
     except OSError as e:
-        report.warning(f"{path}: cannot read the state ({e.strerror}); reconciling with "
+        report.warning(f"{path}: cannot read the state ({e.strerror or e}); reconciling with "
                        "Cloudflare")
         return State()
     try:
@@ -126,23 +195,27 @@ def to_json(state: State) -> dict[str, Any]:
     if state.zone_name and state.zone_id:
         data["zone"] = {"name": state.zone_name, "id": state.zone_id}
         data["records"] = {
-            key: {"id": c.id, "content": c.content, "changed_at": c.changed_at}
+            key: {"id": c.id, "content": c.content, "changed_at": c.changed_at,
+                  "ttl": c.ttl, "proxied": c.proxied, "comment": c.comment}
             for key, c in sorted(state.records.items())
         }
     if state.last_reconcile:
         data["last_reconcile"] = state.last_reconcile
     if state.last_run:
         run = state.last_run
-        data["last_run"] = {"at": run.at, "exit_code": run.exit_code, "message": run.message}
+        data["last_run"] = {"at": run.at, "exit_code": run.exit_code,
+                            "message": report.safe(run.message)}
     return data
 
 
 def save(path: Path, state: State) -> None:
     """Atomic replace: temp file in the same directory, flush, fsync, rename, fsync the dir."""
     text = json.dumps(to_json(state), indent=1) + "\n"
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A fresh random name, created exclusively and never through a symlink: a link or FIFO
+    # planted in the directory is refused (EEXIST/ELOOP), never followed or written through.
+    tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -150,7 +223,7 @@ def save(path: Path, state: State) -> None:
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
+            tmp.unlink(missing_ok=True)  # ours: created exclusively above
         raise
     try:
         dir_fd = os.open(path.parent, os.O_RDONLY)
@@ -162,3 +235,47 @@ def save(path: Path, state: State) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def lock_path(path: Path) -> Path:
+    return path.with_name(path.name + ".lock")
+
+
+def lock(path: Path, wait: float, sleep: Callable[[float], None]) -> int | None:
+    """Hold the run lock for the state file `path`: `state.json.lock` beside it, in the state
+    directory (the unit's StateDirectory=, which a run by hand uses too). A POSIX lock
+    (os.lockf: no extra import on the timer's path), released by the kernel when the process
+    ends, however it ends. Waits up to `wait` seconds, then raises TransientError naming the
+    pid that holds it. Returns the fd to keep open for the run, or None (with a warning) when
+    the directory cannot hold the lock: then it cannot hold the cache either, and a run
+    without a cache cannot leave it disagreeing with Cloudflare."""
+    target = lock_path(path)
+    flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        fd = os.open(target, flags, 0o644)
+    except OSError as e:
+        report.warning(f"{target}: cannot take the run lock ({e.strerror}); running without it")
+        return None
+    try:
+        if not S_ISREG(os.fstat(fd).st_mode):  # a FIFO or device planted here: never used
+            raise ConfigError(f"{target}: the run lock is not a regular file; remove it")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                os.lockf(fd, os.F_TLOCK, 0)
+                break
+            except OSError:
+                if time.monotonic() >= deadline:
+                    other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+                    who = f"pid {other}" if other.isdigit() else "another process"
+                    raise TransientError(
+                        f"another pi-ddns update is running ({who}, lock {target}); waited "
+                        f"{wait:g} s, this run stops here") from None
+                sleep(0.05)
+        # Named for the next waiter's message: a dozen bytes, no fsync.
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd

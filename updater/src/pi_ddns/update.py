@@ -1,20 +1,23 @@
 """`pi-ddns update`: config -> state -> detect -> (decide -> apply) -> state -> report.
 
-The hot path (address unchanged, cache fresh) ends before `apply` is imported: no SDK, no API
-request, no state write. Otherwise a warm cache costs one PATCH per changed record; a cold,
-stale or forced run costs zone + one list per name + one write per changed record.
+The hot path (address and settings unchanged, cache fresh) ends before `apply` is imported: no
+SDK, no API request, no state write. Otherwise a warm cache costs one list per changed name and
+one PATCH per changed record; a cold, stale or forced run adds the zone lookup and lists every
+name. A write only ever goes to a record id that a list has just shown at the name.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import os
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pi_ddns import credential, report, state
 from pi_ddns.config import Config
 from pi_ddns.detect import Detected, detect
-from pi_ddns.errors import ConflictError, DdnsError, DetectionError, ZoneGone
+from pi_ddns.errors import ConflictError, DdnsError, DetectionError, RunDeadline, ZoneGone
 
 if TYPE_CHECKING:
     from pi_ddns.apply import CloudflareApi
@@ -31,9 +34,12 @@ def canonical(content: str) -> str:
 class _Run:
     """One update run: the state it mutates and the words it reports."""
 
-    def __init__(self, cfg: Config, st: state.State, now: float, dry_run: bool) -> None:
+    def __init__(self, cfg: Config, st: state.State, now: float, dry_run: bool,
+                 deadline: float) -> None:
         self.cfg, self.st, self.now, self.dry_run = cfg, st, now, dry_run
+        self.deadline = deadline  # time.monotonic() by which the run ends (run_timeout)
         self.done: list[str] = []
+        self.wrong: list[str] = []  # writes that landed on another record (restored)
         self.save_failed = False
         self.snapshot = state.to_json(st)
 
@@ -53,21 +59,43 @@ class _Run:
         content = canonical(record.content)
         changed = state.iso(self.now) if old is None or old.content != content or \
             old.id != record.id else old.changed_at
-        self.st.records[key] = state.Cached(record.id, content, changed)
+        # What Cloudflare holds now, every field the config may set: a changed setting no
+        # longer matches, so the next run reconciles without --force.
+        self.st.records[key] = state.Cached(record.id, content, changed, record.ttl,
+                                            record.proxied, record.comment)
+
+
+# A second run waits this long for the first to end (a run without trouble takes a second or
+# two), then stops with 75 naming the other run's pid.
+LOCK_WAIT = 10.0
 
 
 def update(cfg: Config, *, dry_run: bool, force: bool,
            now: Callable[[], float]) -> int:
-    token = credential.require(cfg)
-    st = state.load(cfg.state_file, cfg.zone)
-    run = _Run(cfg, st, now(), dry_run)
+    deadline = time.monotonic() + cfg.run_timeout
     try:
-        summary = _sync(run, token, force)
-    except DdnsError as e:
-        _finish(run, e.exit_code, str(e))
-        if run.done:
-            report.notice("before the failure: " + "; ".join(run.done))
+        token = credential.require(cfg)
+    except DdnsError as e:  # fails before detection: the monitor hears of it all the same
+        if not dry_run:
+            _ping(cfg, e.exit_code, str(e))
         raise
+    # One run at a time, for the whole run: two runs racing through an address change would
+    # leave Cloudflare and the cache holding different addresses. A dry run writes nothing.
+    lock = None if dry_run else state.lock(cfg.state_file, min(LOCK_WAIT, cfg.run_timeout / 2),
+                                           time.sleep)
+    try:
+        st = state.load(cfg.state_file, cfg.zone)
+        run = _Run(cfg, st, now(), dry_run, deadline)
+        try:
+            summary = _sync(run, token, force)
+        except DdnsError as e:
+            _finish(run, e.exit_code, str(e))
+            if run.done:
+                report.notice("before the failure: " + "; ".join(run.done))
+            raise
+    finally:
+        if lock is not None:
+            os.close(lock)  # the kernel drops the lock with the fd (or with the process)
     _finish(run, 0, summary)
     if dry_run:  # the plan, one action a line, for a human to read
         print("\n".join(f"would have {words}" for words in run.done) or "no change")
@@ -75,10 +103,17 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
     return 0
 
 
+def _ping(cfg: Config, code: int, message: str) -> None:
+    """The healthcheck ping of a finished run (success or failure)."""
+    if cfg.healthcheck_url:
+        report.ping(cfg.healthcheck_url, code == 0, message)
+
+
 def _finish(run: _Run, code: int, message: str) -> None:
     if run.dry_run:
         return
     st, last = run.st, run.st.last_run
+    message = report.safe(message)
     # Only changes and failure transitions touch the file: the SD card thanks us.
     if code != 0:
         renew = last is None or (last.exit_code, last.message) != (code, message)
@@ -88,8 +123,7 @@ def _finish(run: _Run, code: int, message: str) -> None:
         st.last_run = state.LastRun(state.iso(run.now), code, message)
     if state.to_json(st) != run.snapshot:
         run.save()
-    if run.cfg.healthcheck_url:
-        report.ping(run.cfg.healthcheck_url, code == 0, message)
+    _ping(run.cfg, code, message)
 
 
 def _sync(run: _Run, token: str, force: bool) -> str:
@@ -103,6 +137,10 @@ def _sync(run: _Run, token: str, force: bool) -> str:
             failures.append(str(e))
     if not addresses:
         raise DetectionError("; ".join(failures))
+    if time.monotonic() >= run.deadline:
+        raise RunDeadline(f"the run's time budget ({run.cfg.run_timeout:g} s, run_timeout) ran "
+                          "out while detecting the address: the IP sources were slow; nothing "
+                          "was written")
     summary = _sync_detected(run, token, force, addresses, complete=not failures)
     if failures:
         raise DetectionError("; ".join(failures))
@@ -119,23 +157,35 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
     age = state.age(st.last_reconcile, run.now)
     fresh = (not force and st.zone_id is not None and age is not None
              and 0 <= age < cfg.max_cache_age)
-    if fresh and all(key in st.records and st.records[key].content == content
-                     for key, _, _, content in wanted):
+    # In sync only when every field the config sets matches what the cache says Cloudflare
+    # holds: a new proxied, ttl or comment_marker is applied by the next run.
+    if fresh and all(key in st.records and not state.differences(
+            st.records[key], content, cfg.ttl, cfg.proxied, cfg.comment_marker)
+            for key, _, _, content in wanted):
         return "no change"
 
     from pi_ddns.apply import CloudflareApi
     from pi_ddns.decide import Wanted
 
     api = CloudflareApi(token, cfg.cloudflare.api_url, cfg.cloudflare.timeout,
-                        cfg.cloudflare.retries)
+                        cfg.cloudflare.retries, deadline=run.deadline, budget=cfg.run_timeout)
     try:
         want = [Wanted(name, rtype, content, cfg.comment_marker, cfg.adopt, cfg.ttl, cfg.proxied)
                 for _, name, rtype, content in wanted]
         if fresh and st.zone_id:
+            # Warm cache: only the names out of step, each listed afresh (one request): a write
+            # goes to the id found at the name now, never to a cached id that may since name
+            # another record (renamed in the dashboard, the state file edited).
+            todo = [w for w in want if w.key not in st.records or state.differences(
+                st.records[w.key], w.content, w.ttl, w.proxied, w.marker)]
+            if run.dry_run:  # the plan from the cache alone, no API call, where it can
+                for w in [w for w in todo if w.key in st.records]:
+                    diff = state.differences(st.records[w.key], w.content, w.ttl, w.proxied,
+                                             w.marker)
+                    run.done.append(f"updated {w.key} ({', '.join(diff)})")
+                todo = [w for w in todo if w.key not in st.records]
             try:
-                rest = _patch_cached(run, api, st.zone_id, want)
-                if rest:
-                    _reconcile(run, api, st.zone_id, rest, full=False)
+                _reconcile(run, api, st.zone_id, todo, full=False)
             except ZoneGone as e:  # deleted and re-added, or moved: find it by name
                 report.warning(f"{e}; looking the zone up again")
                 _reconcile(run, api, None, want, full=complete)
@@ -143,46 +193,19 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
             _reconcile(run, api, None, want, full=complete)
     finally:
         api.close()
+    if run.wrong:
+        raise ConflictError("; ".join(run.wrong))
     verb = "dry run: would have " if run.dry_run else ""
     return verb + "; ".join(run.done) if run.done else "no change"
 
 
-def _patch_cached(run: _Run, api: CloudflareApi, zone_id: str,
-                  want: list[Wanted]) -> list[Wanted]:
-    """Warm cache: one PATCH per changed record by its cached id. Returns what needs a list."""
-    from pi_ddns.decide import RecordId, ZoneId
-    from pi_ddns.errors import RecordGone
-
-    rest = []
-    for w in want:
-        cached = run.st.records.get(w.key)
-        if cached is None:
-            rest.append(w)
-            continue
-        if cached.content == w.content:
-            continue
-        words = f"updated {w.key} {cached.content} -> {w.content}"
-        if run.dry_run:
-            run.done.append(words)
-            continue
-        try:
-            record = api.update_record(ZoneId(zone_id), RecordId(cached.id), content=w.content)
-        except RecordGone:
-            report.warning(f"{w.key}: record {cached.id} is gone at Cloudflare (deleted by "
-                           "hand?); creating it again")
-            del run.st.records[w.key]
-            rest.append(w)
-            continue
-        run.remember(w.key, record)
-        run.done.append(words)
-        run.save()
-    return rest
-
-
 def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wanted],
                *, full: bool) -> None:
-    """List each name once (all types, to see a CNAME), decide, apply."""
+    """List each name once (all types, every page, to see a CNAME), decide, apply. A write
+    goes only to a record this list just showed at the name, so a write that lands elsewhere
+    can be put back as the list showed it."""
     from pi_ddns.decide import ZoneId
+    from pi_ddns.errors import WrongRecord
 
     st = run.st
     zid = ZoneId(zone_id) if zone_id else api.zone_id(run.cfg.zone)
@@ -193,15 +216,21 @@ def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wa
     for name in dict.fromkeys(w.name for w in want):
         at_name = api.list_records(zid, name, None)
         for w in (w for w in want if w.name == name):
+            cached = st.records.get(w.key)
+            if cached is not None and all(r.id != cached.id for r in at_name):
+                report.warning(f"{w.key}: record {cached.id} is gone at Cloudflare (deleted or "
+                               "renamed by hand?)")
             try:
                 _apply(run, api, zid, w, at_name)
+            except WrongRecord:
+                pass  # restored and noted in run.wrong; the next run reconciles
             except ConflictError as conflict:  # other records can still be kept right
                 conflicts.append(conflict)
     if conflicts:
         for later in conflicts[1:]:
             report.error(str(later))
         raise conflicts[0]
-    if full and not run.dry_run:
+    if full and not run.dry_run and not run.wrong:
         keys = {f"{f.rtype} {name}" for f in run.cfg.families for name in run.cfg.records}
         for key in [k for k in st.records if k not in keys]:
             del st.records[key]  # no longer configured
@@ -210,8 +239,9 @@ def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wa
 
 def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[Record], *,
            retried: bool = False) -> None:
+    from pi_ddns.apply import check_written
     from pi_ddns.decide import Create, Noop, decide, describe
-    from pi_ddns.errors import RecordExists
+    from pi_ddns.errors import RecordExists, TransientError, WrongRecord
 
     action = decide(w, at_name)
     if isinstance(action, Noop):
@@ -234,10 +264,39 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
             report.warning(f"{w.key}: Cloudflare says it exists already; listing again")
             _apply(run, api, zid, w, api.list_records(zid, w.name, None), retried=True)
             return
+        what, rid = f"creating {w.key}", None
     else:
-        record = api.update_record(zid, action.record.id, content=action.content,
+        before = action.record
+        what, rid = f"updating {w.key} ({before.id})", before.id
+        record = api.update_record(zid, before.id, content=action.content,
                                    comment=action.comment, ttl=action.ttl,
                                    proxied=action.proxied)
+    try:
+        check_written(record, what, record_id=rid, name=w.name, rtype=w.type, marker=w.marker,
+                      content=w.content)
+    except WrongRecord as e:
+        # Not trusted, not cached; a PATCH that hit another record is undone at once.
+        run.st.records.pop(w.key, None)
+        run.st.last_reconcile = None
+        words = str(e) if isinstance(action, Create) else str(e) + _restore(api, zid,
+                                                                              action.record)
+        if words not in run.wrong:
+            run.wrong.append(words)
+        raise
+    except TransientError:
+        run.st.records.pop(w.key, None)  # the write did not take as sent: the next run lists
+        raise
     run.remember(w.key, record)
     run.done.append(describe(action))
     run.save()
+
+
+def _restore(api: CloudflareApi, zid: ZoneId, before: Record) -> str:
+    """Put a record that a write should not have changed back as it was; the words to add."""
+    try:
+        api.restore_record(zid, before)
+    except DdnsError as e:
+        return (f"; could not put record {before.id} back as it was ({e}): it was "
+                f"{before.type} {before.name} {before.content} ttl {before.ttl} proxied "
+                f"{str(before.proxied).lower()} comment {before.comment!r}")
+    return f"; record {before.id} was put back as it was"
