@@ -122,7 +122,11 @@ class Handler(BaseHTTPRequestHandler):
         entry["status"] = status
         if fault is not None and fault.mutate is not None:
             entry["fault"] = fault.id
-            changed = fault.mutate(status, payload)
+            # a copy: the answer's records are the fake's own objects
+            changed = fault.mutate(status, json.loads(json.dumps(payload)))
+            if isinstance(changed, tuple):  # (status, answer): another status too
+                status, changed = changed
+                entry["status"] = status
             if isinstance(changed, bytes):
                 self._send_raw(status, {"Content-Type": "application/json"}, changed)
                 return

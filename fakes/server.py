@@ -150,7 +150,7 @@ class FakeCloudflare:
     def add_fault(self, mutate: Callable[[int, Json], Any] | None = None, **rule: Any) -> Fault:
         """A fault rule (see fakes.faults.Fault). In-process only: `mutate(status, payload)`
         gets the real answer of a matching request (after it was applied) and returns the
-        answer to send instead: a JSON value, or bytes sent as they are."""
+        answer to send instead: a JSON value, bytes sent as they are, or (status, either)."""
         fault = fault_from_json(rule)
         fault.mutate = mutate
         with self.lock:

@@ -181,22 +181,19 @@ class CloudflareApi:
                                body=body, record=True)
         return _record(answer.get("result"), what)
 
-    def restore_record(self, zone_id: ZoneId, before: Record) -> None:
-        """PATCH a record back to every field it had (a write that landed on it by mistake);
-        the answer must show exactly that."""
+    def restore_record(self, zone_id: ZoneId, before: Record, fields: tuple[str, ...]) -> None:
+        """PATCH the given fields of a record back to what they were in `before` (a write
+        that landed on it by mistake); the answer must show exactly that."""
         what = f"putting record {before.id} back as it was"
         zid = self._zone_arg(zone_id, what)
-        body: dict[str, object] = {"name": before.name, "type": before.type,
-                                   "content": before.content, "ttl": before.ttl,
-                                   "proxied": before.proxied, "comment": before.comment}
+        body = {k: getattr(before, k) for k in fields}
         answer = self._request("patch", what, f"/zones/{zid}/dns_records/{before.id}",
                                body=body, record=True)
         now = _record(answer.get("result"), what)
-        if (now.id, canonical_name(now.name), now.type, now.comment) != (
-                before.id, canonical_name(before.name), before.type, before.comment) \
-                or not same_address(now.content, before.content):
-            raise errors.TransientError(f"Cloudflare API: {what}: the answer shows another "
-                                        "record")
+        if now.id != before.id or not same_address(now.content, before.content) or any(
+                getattr(now, k) != getattr(before, k) for k in fields if k != "content"):
+            raise errors.TransientError(f"Cloudflare API: {what}: the answer does not show it "
+                                        "as it was")
 
     # ---- the boundary ------------------------------------------------------------------
     def _zone_arg(self, zone_id: ZoneId, what: str) -> str:
@@ -426,7 +423,7 @@ def check_written(rec: Record, what: str, *, record_id: str | None, name: str, r
     if ((record_id is not None and rec.id != record_id)
             or canonical_name(rec.name) != canonical_name(name)
             or rec.type != rtype or not has_marker(rec.comment, marker)):
-        raise errors.WrongRecord(
+        raise errors.WrongRecord(rec.id,
             f"Cloudflare API: {what}: the answer is about another record "
             f"({report.safe(rec.type, 10)} {report.safe(rec.name, 100)}, id "
             f"{report.safe(rec.id, 64)}) than {rtype} {name}"

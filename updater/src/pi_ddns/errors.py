@@ -67,6 +67,10 @@ class WrongRecord(ConflictError):
     """A write's answer is about another record than the one asked for (a stale id, a record
     renamed in the dashboard, a lying server): it is restored and reported, never trusted."""
 
+    def __init__(self, landed: str, message: str) -> None:
+        super().__init__(message)
+        self.landed = landed  # the id of the record the answer describes
+
 
 class RunDeadline(TransientError):
     """The run's whole time budget (run_timeout) ran out: stop cleanly, state intact."""

@@ -278,8 +278,12 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
         # Not trusted, not cached; a PATCH that hit another record is undone at once.
         run.st.records.pop(w.key, None)
         run.st.last_reconcile = None
-        words = str(e) if isinstance(action, Create) else str(e) + _restore(api, zid,
-                                                                              action.record)
+        words = str(e)
+        if not isinstance(action, Create):
+            sent = tuple(k for k, v in (("content", action.content), ("comment", action.comment),
+                                        ("ttl", action.ttl), ("proxied", action.proxied))
+                         if v is not None)
+            words += _restore(run, api, zid, w, e.landed, action.record, at_name, sent)
         if words not in run.wrong:
             run.wrong.append(words)
         raise
@@ -291,12 +295,42 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
     run.save()
 
 
-def _restore(api: CloudflareApi, zid: ZoneId, before: Record) -> str:
-    """Put a record that a write should not have changed back as it was; the words to add."""
+def _restore(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted,  # noqa: PLR0917
+             landed: str, sent_to: Record, listed: list[Record], fields: tuple[str, ...]) -> str:
+    """After a write whose answer shows another record: put the fields it sent back as they
+    were, from the list read just before it, on the record written to (a no-op if the write
+    did not land there) and on the record the answer names if that one was ours too. Nothing
+    else is touched, and only with an address the rule allows. Returns the words to report."""
+    from pi_ddns.decide import owned
+
+    words = [_put_back(run, api, zid, w, sent_to, fields)]
+    other = next((r for r in listed if r.id == landed), None)
+    if other is not None and other.id != sent_to.id and owned(other, w.marker):
+        words.append(_put_back(run, api, zid, w, other, fields))
+    elif landed != sent_to.id:
+        words.append(f"record {report.safe(landed, 64)} named in the answer is not one pi-ddns "
+                     "listed as its own, so it is left alone: check it in the Cloudflare "
+                     "dashboard")
+    return "; " + "; ".join(words)
+
+
+def _put_back(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted,  # noqa: PLR0917
+              before: Record, fields: tuple[str, ...]) -> str:
+    from pi_ddns.detect import check
+
+    if "content" in fields:
+        family = run.cfg.ipv4 if w.type == "A" else run.cfg.ipv6
+        try:
+            why = check(ipaddress.ip_address(before.content), family.version,
+                        family.allow_nonglobal)
+        except ValueError:
+            why = "not an address"
+        if why is not None:
+            return (f"record {before.id} not put back to {report.safe(before.content, 64)!r} "
+                    f"({why}): check it in the Cloudflare dashboard")
     try:
-        api.restore_record(zid, before)
+        api.restore_record(zid, before, fields)
     except DdnsError as e:
-        return (f"; could not put record {before.id} back as it was ({e}): it was "
-                f"{before.type} {before.name} {before.content} ttl {before.ttl} proxied "
-                f"{str(before.proxied).lower()} comment {before.comment!r}")
-    return f"; record {before.id} was put back as it was"
+        was = ", ".join(f"{k} {getattr(before, k)!r}" for k in fields)
+        return f"could not put record {before.id} back ({e}): it had {was}"
+    return f"record {before.id} was put back as it was"
