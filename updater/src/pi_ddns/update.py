@@ -106,7 +106,9 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
 def _ping(cfg: Config, code: int, message: str) -> None:
     """The healthcheck ping of a finished run (success or failure)."""
     if cfg.healthcheck_url:
-        report.ping(cfg.healthcheck_url, code == 0, message)
+        from pi_ddns import healthcheck
+
+        healthcheck.ping(cfg.healthcheck_url, code, message)
 
 
 def _finish(run: _Run, code: int, message: str) -> None:
