@@ -269,7 +269,7 @@ def test_a_missing_token_is_pinged_as_a_failure(
     assert result.code == EX_CONFIG
     assert len(seen) == 1
     path, body = seen[0]
-    assert path.startswith("/ping/abc/fail")
+    assert path.startswith("/ping/abc/78")  # Healthchecks: the exit code is a failure
     assert "no API token" in body
     assert env.fake.requests() == []
 
