@@ -298,3 +298,21 @@ def test_the_active_zone_is_chosen_over_a_pending_one_listed_first(env: Env) -> 
     assert result.code == 0, result.err
     [record] = env.fake.records()
     assert record["zone_id"] == active["id"] != pending["id"]
+
+
+def test_an_answer_that_did_not_take_a_setting_is_not_trusted(env: Env) -> None:
+    warm(env)
+    env.write_config(proxied=True)
+
+    def unproxied(status: int, payload: dict[str, Any]) -> dict[str, Any]:
+        payload["result"]["proxied"] = False
+        return payload
+
+    env.fake.add_fault(method="PATCH", path="/dns_records/", mutate=unproxied)
+    result = env.run(["update"])
+    assert result.code == EX_TEMPFAIL
+    assert "the answer says proxied false, not the true sent" in result.err
+    assert not status(env)["ok"]
+    env.fake.clear_faults()
+    assert env.run(["update"]).code == 0
+    assert status(env)["ok"]

@@ -416,10 +416,12 @@ def _record(obj: object, what: str) -> Record:
 
 
 def check_written(rec: Record, what: str, *, record_id: str | None, name: str, rtype: str,
-                  marker: str, content: str) -> Record:
+                  marker: str, content: str, proxied: bool | None = None,
+                  ttl: int | None = None) -> Record:
     """A write's answer must describe the record asked for: same id (for a PATCH), name,
-    type and ownership marker (else WrongRecord: 65, the caller restores), and the content
-    sent (else TransientError: the write is neither reported nor cached)."""
+    type and ownership marker (else WrongRecord: 65, the caller restores), and the content,
+    proxied and TTL sent (else TransientError: the write is neither reported nor cached; the
+    TTL of a proxied record is Cloudflare's own)."""
     if ((record_id is not None and rec.id != record_id)
             or canonical_name(rec.name) != canonical_name(name)
             or rec.type != rtype or not has_marker(rec.comment, marker)):
@@ -432,6 +434,14 @@ def check_written(rec: Record, what: str, *, record_id: str | None, name: str, r
         raise errors.TransientError(
             f"Cloudflare API: {what}: the answer holds {report.safe(rec.content, 64)!r}, not "
             f"the {content} sent; not trusting it")
+    if proxied is not None and rec.proxied is not proxied:
+        raise errors.TransientError(
+            f"Cloudflare API: {what}: the answer says proxied {str(rec.proxied).lower()}, not "
+            f"the {str(proxied).lower()} sent; not trusting it")
+    if ttl is not None and not rec.proxied and rec.ttl != ttl:
+        raise errors.TransientError(
+            f"Cloudflare API: {what}: the answer says ttl {rec.ttl}, not the {ttl} sent; not "
+            "trusting it")
     return rec
 
 

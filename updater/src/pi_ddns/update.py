@@ -275,7 +275,7 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
                                    proxied=action.proxied)
     try:
         check_written(record, what, record_id=rid, name=w.name, rtype=w.type, marker=w.marker,
-                      content=w.content)
+                      content=w.content, proxied=action.proxied, ttl=action.ttl)
     except WrongRecord as e:
         # Not trusted, not cached; a PATCH that hit another record is undone at once.
         run.st.records.pop(w.key, None)
