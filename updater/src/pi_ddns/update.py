@@ -93,10 +93,10 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
             if run.done:
                 report.notice("before the failure: " + "; ".join(run.done))
             raise
+        _finish(run, 0, summary)  # under the lock: the next run reads what this one wrote
     finally:
         if lock is not None:
             os.close(lock)  # the kernel drops the lock with the fd (or with the process)
-    _finish(run, 0, summary)
     if dry_run:  # the plan, one action a line, for a human to read
         print("\n".join(f"would have {words}" for words in run.done) or "no change")
     report.log(report.NOTICE if run.done else report.INFO, summary)
