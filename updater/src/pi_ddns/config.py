@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import credential
+from pi_ddns import credential, files
 from pi_ddns.errors import ConfigError
 
 DEFAULT_PATH = "/etc/pi-ddns/config.toml"
 DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
+MAX_CONFIG = 64 * 1024  # bytes; a real config is ~2 KB
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -419,7 +420,9 @@ def parse(text: str, file: Path) -> Config:
 def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read and validate the config, then find the token (None if there is none anywhere)."""
     try:
-        text = file.read_bytes().decode("utf-8")
+        text = files.read_regular(file, MAX_CONFIG).decode("utf-8")
+    except files.FileRefused as e:
+        raise ConfigError(f"{file}: refusing the config: {e.strerror}") from None
     except (OSError, UnicodeDecodeError) as e:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ConfigError(f"{file}: cannot read the config: {reason}") from None

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pi_ddns import report
+from pi_ddns import files, report
 from pi_ddns.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 TOKEN_CREDENTIAL = "cloudflare-token"
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+MAX_TOKEN_FILE = 4096  # bytes; a token is 40 characters
 _ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -32,10 +33,12 @@ def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, s
         candidates.append(token_file)
     for path in candidates:
         try:
-            raw = path.read_bytes()
+            raw = files.read_regular(path, MAX_TOKEN_FILE)
             mode = path.stat().st_mode
         except FileNotFoundError:
             continue
+        except files.FileRefused as e:
+            raise ConfigError(f"{path}: refusing the token file: {e.strerror}") from None
         except OSError as e:
             raise ConfigError(f"{path}: cannot read the token file: {e.strerror}") from None
         if mode & (stat.S_IRGRP | stat.S_IROTH) and path == token_file:
