@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import IP1, IP2, IP6_1, Env
-from pi_ddns import detect
+from pi_ddns import detect, httpclient
 from pi_ddns.config import (
     CommandSource,
     DnsSource,
@@ -324,14 +324,14 @@ def test_tls_context_verifies_and_looks_cas_up_lazily(monkeypatch: pytest.Monkey
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    ctx = detect.tls_context()
+    ctx = httpclient.tls_context()
     assert ctx.verify_mode == ssl.CERT_REQUIRED
     assert ctx.check_hostname
     capath = ssl.get_default_verify_paths().capath
     if capath and Path(capath).is_dir() and any(Path(capath).glob("*.0")):
         assert ctx.cert_store_stats()["x509_ca"] == 0  # nothing parsed up front
     monkeypatch.setenv("SSL_CERT_FILE", "/nonexistent/bundle.pem")
-    assert detect.tls_context().verify_mode == ssl.CERT_REQUIRED
+    assert httpclient.tls_context().verify_mode == ssl.CERT_REQUIRED
 
 
 @pytest.fixture
@@ -348,7 +348,7 @@ def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TlsEcho]:
 
 
 def test_https_sources_verify_the_certificate(tls: TlsEcho) -> None:
-    ctx = detect.tls_context()
+    ctx = httpclient.tls_context()
     assert ctx.cert_store_stats()["x509_ca"] == 0  # looked up lazily in $SSL_CERT_DIR
     got = detect.detect(family(TraceSource(tls.url + "/cdn-cgi/trace")))
     assert str(got.address) == IP1

@@ -7,15 +7,11 @@ failures, never addresses.
 
 from __future__ import annotations
 
-import http.client
-import io
 import ipaddress
-import os
-import time
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import __version__, cfranges
+from pi_ddns import cfranges, httpclient, report
 from pi_ddns.config import (
     Address,
     CommandSource,
@@ -29,11 +25,7 @@ from pi_ddns.config import (
 )
 from pi_ddns.errors import DetectionError
 
-if TYPE_CHECKING:
-    import socket
-    import ssl
-
-MAX_BODY = 4096
+MAX_BODY = httpclient.MAX_BODY
 
 # (network, what it is, may allow_nonglobal accept it?) - named so the log says *why*.
 _SPECIAL = {
@@ -144,103 +136,32 @@ def parse_trace(body: bytes, version: int, allow_nonglobal: bool = False) -> Add
 
 
 def http_get(url: str, timeout: float) -> bytes:
-    """One GET, no redirects followed, status 200 only, body capped at MAX_BODY."""
-    deadline = time.monotonic() + timeout
-    conn, path = connection(url, timeout)
+    """One GET, no redirects followed, status 200 only, framing exact, body capped at MAX_BODY."""
     try:
-        conn.request("GET", path, headers={"User-Agent": f"pi-ddns/{__version__}",
-                                           "Accept": "text/plain", "Connection": "close"})
-        conn.response_class = _deadline_response(deadline)
-        resp = conn.getresponse()
-        if 300 <= resp.status < 400:
-            target = urlsplit(resp.getheader("Location") or "").hostname or "?"
-            raise SourceError(f"HTTP {resp.status} redirect (to {target}) not followed")
-        if resp.status != 200:
-            raise SourceError(f"HTTP {resp.status}")
-        body = b""
-        while len(body) <= MAX_BODY:
-            chunk = resp.read1(MAX_BODY + 1 - len(body))
-            if not chunk:
-                break
-            body += chunk
-        if len(body) > MAX_BODY:
-            raise SourceError(f"answer longer than {MAX_BODY} bytes")
-        return body
-    except TimeoutError:
-        raise SourceError(f"no answer within {timeout:g} s") from None
-    except (OSError, http.client.HTTPException) as e:
-        raise SourceError(_oserror(e)) from None
-    finally:
-        conn.close()
+        resp = httpclient.request("GET", url, timeout)
+    except httpclient.HttpError as e:
+        raise SourceError(str(e)) from None
+    if 300 <= resp.status < 400:
+        raise SourceError(f"HTTP {resp.status} redirect (to {_location(resp)}) not followed")
+    if resp.status != 200:
+        raise SourceError(f"HTTP {resp.status}")
+    return resp.body
 
 
-def connection(url: str, timeout: float) -> tuple[http.client.HTTPConnection, str]:
-    """An unopened HTTP(S) connection for `url` (verifying TLS), and the request path."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    # An explicit port: given "2606:4700:4700::1111" alone, http.client would read ":1111" as one.
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        conn = http.client.HTTPSConnection(host, port, timeout=timeout, context=tls_context())
-    else:
-        conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    return conn, (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-
-
-def tls_context() -> ssl.SSLContext:
-    """Verifying TLS context that looks CA certificates up lazily in a hashed directory.
-
-    create_default_context() parses the whole CA bundle (~140 certificates) on every run: ~17 ms
-    on a PC, far more on a Pi 1. The hashed directory that ca-certificates maintains (or
-    $SSL_CERT_DIR) gives the same trust with one file read per handshake. $SSL_CERT_FILE, or no
-    hashed directory, falls back to the defaults.
-    """
-    import ssl
-
-    capath = os.environ.get("SSL_CERT_DIR") or ssl.get_default_verify_paths().capath
+def _location(resp: httpclient.Response) -> str:
+    """The redirect target's host for the message, or why there is none to name."""
+    found = resp.header("location")
+    if len(found) != 1:
+        return f"{len(found)} Location headers"
     try:
-        hashed = bool(capath) and not os.environ.get("SSL_CERT_FILE") and any(
-            name.endswith(".0") for name in os.listdir(capath))
-    except OSError:
-        hashed = False
-    if hashed:
-        return ssl.create_default_context(capath=capath)
-    return ssl.create_default_context()
-
-
-class _DeadlineReader(io.RawIOBase):
-    """The socket under one deadline. http.client reads the status line and each header with
-    its own recv, each allowed the full socket timeout: a server dripping header lines would
-    hold the run for ever."""
-
-    def __init__(self, raw: Any, sock: socket.socket, deadline: float) -> None:
-        self._raw, self._sock, self._deadline = raw, sock, deadline
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        remaining = self._deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError
-        self._sock.settimeout(remaining)
-        n: int = self._raw.readinto(buffer)
-        return n
-
-    def close(self) -> None:
-        self._raw.close()  # the socket's own reader: releases its hold on the socket
-        super().close()
-
-
-def _deadline_response(deadline: float) -> type[http.client.HTTPResponse]:
-    class Response(http.client.HTTPResponse):
-        def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
-            super().__init__(sock, *args, **kwargs)
-            raw = self.fp.detach()  # read through it, under the deadline
-            self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline))
-
-    return Response
+        parts = urlsplit(found[0])
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        return "an invalid Location"
+    if not host or parts.scheme not in ("http", "https"):
+        return "an invalid Location"
+    return report.safe(host, 80)
 
 
 def _oserror(e: BaseException) -> str:

@@ -1,4 +1,4 @@
-"""Log lines on stderr, the healthcheck ping.
+"""Log lines on stderr, and the one scrubber for outside text (safe).
 
 A tiny logger instead of `logging` (which costs ~3 ms of imports on every timer run). Under journald
 (`$JOURNAL_STREAM` names our stderr) each line is `<N>message`: journald adds the timestamp and
@@ -153,26 +153,3 @@ def debug(message: str) -> None:
 
 def debug_enabled() -> bool:
     return _Setup.level >= DEBUG
-
-
-def ping(url: str, ok: bool, message: str, timeout: float = 5.0) -> None:
-    """Healthchecks-style ping: POST the summary to url (or url/fail); failures are only logged."""
-    import http.client
-    from urllib.parse import urlsplit
-
-    from pi_ddns.detect import connection
-
-    if not ok:
-        url = url.rstrip("/") + "/fail"
-    host = urlsplit(url).hostname
-    try:
-        conn, path = connection(url, timeout)
-        body = scrub(message).encode("utf-8", "replace")[:10000]
-        conn.request("POST", path, body=body, headers={"User-Agent": "pi-ddns",
-                                                       "Content-Type": "text/plain"})
-        status = conn.getresponse().status
-        conn.close()
-        if status >= 300:
-            warning(f"healthcheck ping {host}: HTTP {status}")
-    except (OSError, http.client.HTTPException) as e:
-        warning(f"healthcheck ping {host}: {e}")

@@ -89,7 +89,9 @@ def _finish(run: _Run, code: int, message: str) -> None:
     if state.to_json(st) != run.snapshot:
         run.save()
     if run.cfg.healthcheck_url:
-        report.ping(run.cfg.healthcheck_url, code == 0, message)
+        from pi_ddns import healthcheck
+
+        healthcheck.ping(run.cfg.healthcheck_url, code, message)
 
 
 def _sync(run: _Run, token: str, force: bool) -> str:
