@@ -8,7 +8,9 @@ failures, never addresses.
 from __future__ import annotations
 
 import ipaddress
-from typing import NamedTuple
+import os
+import time
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from pi_ddns import cfranges, httpclient, report
@@ -89,7 +91,9 @@ def check(address: Address, version: int, allow_nonglobal: bool = False) -> str 
 
 
 def _snippet(text: str | bytes) -> str:
-    return ascii(text[:40]) + ("..." if len(text) > 40 else "")
+    if isinstance(text, bytes):
+        text = text[:200].decode("utf-8", "backslashreplace")
+    return report.safe(text, 60)
 
 
 def parse_address(text: str, version: int, allow_nonglobal: bool = False) -> Address:
@@ -194,23 +198,67 @@ def _ask(source: Source, family: Family) -> Address:
     raise SourceError(f"unknown source {source!r}")
 
 
+# A command source's child sees only these: no $CREDENTIALS_DIRECTORY, no $CLOUDFLARE_*,
+# nothing else the updater was started with.
+_CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def _run(argv: list[str], timeout: float) -> bytes:
+    """Run argv with a minimal environment; its stdout (at most MAX_BODY bytes), or SourceError
+    naming the exit status and the start of its stderr, made safe."""
     import subprocess
 
+    deadline = time.monotonic() + timeout
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={"PATH": _CHILD_PATH, "LC_ALL": "C"})
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in an argument
+        raise SourceError(f"cannot run {_snippet(argv[0])}: {_oserror(e)}") from None
+    try:
+        out, err = _collect(proc, deadline, timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    if proc.returncode != 0:
+        said = err.strip()
+        detail = f": {_snippet(said)}" if said else ""
+        raise SourceError(f"exited with status {proc.returncode}{detail}")
+    return out
+
+
+def _collect(proc: Any, deadline: float, timeout: float) -> tuple[bytes, bytes]:
+    """Read both pipes to their end, each capped, under the deadline."""
+    import selectors
+    import subprocess
+
+    caps = {proc.stdout.fileno(): MAX_BODY, proc.stderr.fileno(): 4096}
+    got: dict[int, bytes] = dict.fromkeys(caps, b"")
+    with selectors.DefaultSelector() as sel:
+        for fd in caps:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SourceError(f"no answer within {timeout:g} s")
+            for key, _ in sel.select(remaining):
+                fd = int(key.fd)
+                data = os.read(fd, 65536)
+                if not data:
+                    sel.unregister(fd)
+                    continue
+                got[fd] = (got[fd] + data)[:caps[fd] + 1]
+                if fd == proc.stdout.fileno() and len(got[fd]) > MAX_BODY:
+                    raise SourceError(f"output longer than {MAX_BODY} bytes")
+    remaining = deadline - time.monotonic()
+    try:
+        proc.wait(max(remaining, 0.01))
     except subprocess.TimeoutExpired:
         raise SourceError(f"no answer within {timeout:g} s") from None
-    except OSError as e:
-        raise SourceError(f"cannot run {argv[0]}: {_oserror(e)}") from None
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = f": {_snippet(said[0])}" if said else ""
-        raise SourceError(f"exited with status {done.returncode}{detail}")
-    if len(done.stdout) > MAX_BODY:
-        raise SourceError(f"output longer than {MAX_BODY} bytes")
-    return bytes(done.stdout)
+    return got[proc.stdout.fileno()], got[proc.stderr.fileno()][:4096]
 
 
 def _interface(name: str, family: Family) -> Address:
@@ -245,7 +293,7 @@ def detect(family: Family) -> Detected:
         try:
             address = _ask(source, family)
         except SourceError as e:
-            failures.append(f"{source.label}: {e}")
+            failures.append(f"{source.label}: {report.safe(str(e), 200)}")
             continue
         votes.setdefault(address, []).append(source.label)
         if len(votes[address]) >= need:
