@@ -190,7 +190,7 @@ def test_unreadable_token_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.mkdir()  # reading a directory fails even as root
     cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
-    with pytest.raises(ConfigError, match="is a directory, not a token file"):
+    with pytest.raises(ConfigError, match="refusing the token file: a directory, not a regular"):
         config.load(cfg, {})
 
 

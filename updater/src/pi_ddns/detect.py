@@ -1,8 +1,9 @@
 """Find the home's public address: ask the configured sources, validate, apply the policy.
 
-An answer is used only if it is exactly one global unicast address of the asked family and not one
-of Cloudflare's. HTML error pages, empty bodies, two lines, redirects and non-200 answers are
-failures, never addresses.
+An answer is used only if it is exactly one address of the asked family that the rule in
+addresses.py accepts (IANA's special-purpose registries; IPv6 inside 2000::/3; not Cloudflare's).
+HTML error pages, empty bodies, two lines, redirects, non-200 answers and any framing anomaly
+(httpclient.py) are failures, never addresses.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import cfranges, httpclient, report
+from pi_ddns import addresses, httpclient, report
 from pi_ddns.config import (
     Address,
     CommandSource,
@@ -29,38 +30,6 @@ from pi_ddns.errors import DetectionError
 
 MAX_BODY = httpclient.MAX_BODY
 
-# (network, what it is, may allow_nonglobal accept it?) - named so the log says *why*.
-_SPECIAL = {
-    4: (
-        ("0.0.0.0/8", "unspecified", False),
-        ("10.0.0.0/8", "private", True),
-        ("100.64.0.0/10", "CGNAT", True),
-        ("127.0.0.0/8", "loopback", True),
-        ("169.254.0.0/16", "link-local", True),
-        ("172.16.0.0/12", "private", True),
-        ("192.0.0.0/24", "IETF protocol assignment", True),
-        ("192.0.2.0/24", "documentation", True),
-        ("192.168.0.0/16", "private", True),
-        ("198.18.0.0/15", "benchmarking", True),
-        ("198.51.100.0/24", "documentation", True),
-        ("203.0.113.0/24", "documentation", True),
-        ("224.0.0.0/4", "multicast", False),
-        ("240.0.0.0/4", "reserved", False),
-    ),
-    6: (
-        ("::/128", "unspecified", False),
-        ("::1/128", "loopback", True),
-        ("::ffff:0:0/96", "IPv4-mapped", False),
-        ("100::/64", "discard-only", True),
-        ("2001:db8::/32", "documentation", True),
-        ("3fff::/20", "documentation", True),
-        ("fc00::/7", "unique-local (private)", True),
-        ("fe80::/10", "link-local", True),
-        ("ff00::/8", "multicast", False),
-    ),
-}
-
-
 class SourceError(Exception):
     """One source gave no usable answer; the message says why (never the raw answer at length)."""
 
@@ -71,23 +40,7 @@ class Detected(NamedTuple):
     source: str  # the label of the source that answered
 
 
-def check(address: Address, version: int, allow_nonglobal: bool = False) -> str | None:
-    """Why `address` must not be published, or None if it is fine."""
-    if address.version != version:
-        return f"{address} is IPv{address.version}, expected IPv{version}"
-    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-        return f"{address} has a zone index"
-    for net, what, allowable in _SPECIAL[version]:
-        if address in ipaddress.ip_network(net):
-            if allowable and allow_nonglobal:
-                break
-            return f"{address} is a {what} address"
-    else:
-        if not address.is_global and not allow_nonglobal:
-            return f"{address} is not a global address"
-    if cfranges.contains(address):
-        return f"{address} is one of Cloudflare's own addresses"
-    return None
+check = addresses.check  # the one rule: see addresses.py
 
 
 def _snippet(text: str | bytes) -> str:
