@@ -374,3 +374,20 @@ def test_https_with_an_untrusted_certificate_fails(tls: TlsEcho,
     monkeypatch.setenv("SSL_CERT_DIR", str(empty))
     with pytest.raises(DetectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
         detect.detect(family(HttpSource(tls.url + "/ip")))
+
+
+def test_sources_and_the_ping_never_use_a_proxy(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pi-ddns ignores HTTP(S)_PROXY: a source asked through a proxy sees the proxy's address."""
+    from hostile import HostileServer
+    from pi_ddns import healthcheck
+
+    proxy = HostileServer().start()
+    try:
+        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(var, proxy.url)
+        got = detect.detect(family(HttpSource(env.fake.url + "/ip")))
+        assert str(got.address) == IP1
+        healthcheck.ping(env.fake.url + "/ip", 0, "ok")
+        assert proxy.requests == []
+    finally:
+        proxy.stop()
