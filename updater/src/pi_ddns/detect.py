@@ -46,7 +46,7 @@ check = addresses.check  # the one rule: see addresses.py
 def _snippet(text: str | bytes) -> str:
     if isinstance(text, bytes):
         text = text[:200].decode("utf-8", "backslashreplace")
-    return report.safe(text, 60)
+    return f"'{report.safe(text, 60)}'"
 
 
 def parse_address(text: str, version: int, allow_nonglobal: bool = False) -> Address:
