@@ -153,11 +153,12 @@ junk_bytes = st.binary(max_size=300) | st.sampled_from([
 
 
 @fixture_ok
-@given(st.sampled_from(["status", "location", "body"]), junk_bytes)
+@given(st.sampled_from(["status", "location", "body"]), junk_bytes,
+       st.sampled_from(["http", "trace"]))
 def test_property_http_junk_never_reaches_a_log_line_raw(
-        env: Env, hostile: HostileServer, kind: str, junk: bytes) -> None:
+        env: Env, hostile: HostileServer, kind: str, junk: bytes, source: str) -> None:
     hostile.answer, hostile.split = http_answer(kind, junk), None
-    env.write_config(ipv4={"timeout": 2.0, "sources": [{"type": "http",
+    env.write_config(ipv4={"timeout": 2.0, "sources": [{"type": source,
                                                          "url": hostile.url + "/ip"}]})
     result = env.run(["update"])
     assert result.code in (0, 69)
