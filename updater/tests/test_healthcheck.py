@@ -162,3 +162,12 @@ def test_an_unreachable_monitor_is_one_warning(capsys: pytest.CaptureFixture[str
     err = capsys.readouterr().err
     assert err.startswith("pi-ddns: warning: healthcheck ping 127.0.0.1: ")
     assert len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize("suffix", ["fail", "start", "0", "75"])
+def test_healthchecks_suffixes_reach_the_fake(monitor: Monitor, suffix: str) -> None:
+    """Every documented suffix lands on the path, before the query (`/fail` is built the same
+    way; pi-ddns sends the exit-code form because Healthchecks then shows the code)."""
+    url = healthcheck.healthchecks_url(monitor.url + f"/{UUID}/?rid=9", suffix)
+    healthcheck._send("POST", url, b"x", 2.0)
+    assert monitor.last()["target"] == f"/{UUID}/{suffix}?rid=9"
