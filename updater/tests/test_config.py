@@ -94,7 +94,7 @@ ERRORS: list[tuple[str, str, str]] = [
      "records[1]: 'a.example.com' is listed twice"),
     ("bad name", 'zone = "example.com"\nrecords = ["a b.example.com"]\n',
      "records[0]: 'a b.example.com' is not a valid DNS name"),
-    ("bad ttl", MINIMAL + "ttl = 10\n", "ttl: must be 1 (automatic) or 30..86400, not 10"),
+    ("bad ttl", MINIMAL + "ttl = 10\n", "ttl: must be 1 (automatic) or 60..86400, not 10"),
     ("huge ttl", MINIMAL + "ttl = 100000\n", "ttl: must be between 1 and 86400"),
     ("bad policy", MINIMAL + '[ipv4]\npolicy = "most"\n', "ipv4.policy: must be"),
     ("agree > sources", MINIMAL + '[ipv4]\npolicy = "agree"\nagree = 3\n',
@@ -190,7 +190,7 @@ def test_unreadable_token_file(tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.mkdir()  # reading a directory fails even as root
     cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
-    with pytest.raises(ConfigError, match="cannot read the token file"):
+    with pytest.raises(ConfigError, match="refusing the token file: a directory, not a regular"):
         config.load(cfg, {})
 
 
@@ -226,7 +226,8 @@ def test_check_config_reports_the_error(env: Env) -> None:
     result = env.run(["check-config"])
     assert result.code == EX_CONFIG
     assert result.lines == [f"pi-ddns: error: {env.config_path}: ttl: must be 1 (automatic) or "
-                            "30..86400, not 5"]
+                            "60..86400, not 5 (only Enterprise zones take 30..59, and pi-ddns "
+                            "does not support it)"]
 
 
 def test_config_from_environment_variable(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:

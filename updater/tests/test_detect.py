@@ -38,14 +38,23 @@ def family(*sources: Source, version: int = 4, policy: str = "first", agree: int
 
 REJECTED = [
     ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.10", "private"),
-    ("100.64.0.1", "CGNAT"), ("127.0.0.1", "loopback"), ("169.254.1.1", "link-local"),
+    ("100.64.0.1", "shared address space"), ("127.0.0.1", "loopback"),
+    ("169.254.1.1", "link local"),
     ("192.0.2.1", "documentation"), ("198.51.100.7", "documentation"),
-    ("203.0.113.9", "documentation"), ("224.0.0.1", "multicast"), ("0.0.0.0", "unspecified"),  # noqa: S104
-    ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"), ("198.18.0.1", "benchmarking"),
+    ("203.0.113.9", "documentation"), ("224.0.0.1", "multicast"), ("0.0.0.0", "this host"),  # noqa: S104
+    ("240.0.0.1", "reserved"), ("255.255.255.255", "broadcast"), ("198.18.0.1", "benchmarking"),
     ("104.16.1.1", "Cloudflare"), ("172.67.1.1", "Cloudflare"), ("1.1.1.1", "Cloudflare"),
     ("2606:4700:4700::1111", "Cloudflare"), ("2001:db8::1", "documentation"),
     ("fd00::1", "unique-local"), ("fe80::1", "link-local"), ("::1", "loopback"),
     ("ff02::1", "multicast"), ("::", "unspecified"), ("::ffff:81.2.69.160", "IPv4-mapped"),
+    # what the red team published: site-local, IPv4-compatible, reserved parts of 100::/8,
+    # the local-use NAT64 prefix; and the other transition mechanisms
+    ("fec0::1", "site-local"), ("::81.2.69.160", "ipv4-compatible"), ("100::1:2", "discard"),
+    ("100:0:0:1::7", "dummy"), ("100:1::1", "outside 2000::/3"),
+    ("64:ff9b:1::5102:45a0", "translat"), ("64:ff9b::5102:45a0", "translat"),
+    ("2002:5102:45a0::1", "6to4"), ("2001:0:4136:e378::1", "teredo"),
+    ("192.88.99.1", "6to4 relay"), ("2001:20::1", "orchidv2"), ("5f00::1", "srv6"),
+    ("4000::1", "outside 2000::/3"), ("192.0.0.9", "anycast"), ("2620:4f:8000::1", "as112"),
 ]
 
 
@@ -54,7 +63,7 @@ def test_non_global_and_cloudflare_addresses_are_rejected(text: str, why: str) -
     address = ipaddress.ip_address(text)
     reason = check(address, address.version)
     assert reason is not None
-    assert why in reason
+    assert why.lower() in reason.lower()
 
 
 @pytest.mark.parametrize("text", [IP1, IP2, "8.8.8.8", IP6_1, "2a00:1450:4001:82b::200e"])
@@ -365,3 +374,20 @@ def test_https_with_an_untrusted_certificate_fails(tls: TlsEcho,
     monkeypatch.setenv("SSL_CERT_DIR", str(empty))
     with pytest.raises(DetectionError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify"):
         detect.detect(family(HttpSource(tls.url + "/ip")))
+
+
+def test_sources_and_the_ping_never_use_a_proxy(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    """pi-ddns ignores HTTP(S)_PROXY: a source asked through a proxy sees the proxy's address."""
+    from hostile import HostileServer
+    from pi_ddns import healthcheck
+
+    proxy = HostileServer().start()
+    try:
+        for var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+            monkeypatch.setenv(var, proxy.url)
+        got = detect.detect(family(HttpSource(env.fake.url + "/ip")))
+        assert str(got.address) == IP1
+        healthcheck.ping(env.fake.url + "/ip", 0, "ok")
+        assert proxy.requests == []
+    finally:
+        proxy.stop()

@@ -381,7 +381,7 @@ CASES = [
     Case("config record outside the zone", config(records=["home.example.org"]), EX_CONFIG,
          "'home.example.org' is not inside the zone 'example.com'", state=UNTOUCHED),
     Case("config bad TTL", config(ttl=20), EX_CONFIG,
-         "ttl: must be 1 (automatic) or 30..86400", state=UNTOUCHED),
+         "ttl: must be 1 (automatic) or 60..86400", state=UNTOUCHED),
     Case("config unknown source", ipv4(sources=[("ftp", {"url": "ftp://x"})]), EX_CONFIG,
          "unknown source type 'ftp'", state=UNTOUCHED),
     Case("config not TOML", config_text("zone = "), EX_CONFIG, "invalid TOML", state=UNTOUCHED),

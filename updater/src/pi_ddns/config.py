@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import credential, files
+from pi_ddns import credential, files, report
 from pi_ddns.errors import ConfigError
 
 DEFAULT_PATH = "/etc/pi-ddns/config.toml"
@@ -104,6 +104,7 @@ class Cloudflare(NamedTuple):
     api_url: str = DEFAULT_API_URL
     timeout: float = 10.0
     retries: int = 1
+    allow_http: bool = False  # an http:// api_url to a host other than loopback
 
 
 class Config(NamedTuple):
@@ -163,6 +164,7 @@ _DNS_PRESETS: dict[str, tuple[str, dict[int, str], str, dict[int, str]]] = {
 }
 
 _LABEL = re.compile(r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9])?\Z")
+_HOST_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\Z")  # LDH, for the zone
 _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}\Z")
 
 
@@ -266,7 +268,41 @@ def _dns_name(t: _Table, key: str, value: str) -> str:
     return name
 
 
+def _zone(t: _Table, value: str) -> str:
+    """A zone is a domain name Cloudflare can hold: letters, digits, hyphens, two labels or
+    more, no wildcard, not an IP address."""
+    name = _dns_name(t, "zone", value)
+    labels = name.split(".")
+    if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels) \
+            or labels[-1].isdigit():
+        raise t.error("zone", f"{value!r} is not a domain name (like example.com)")
+    return name
+
+
+def _path(t: _Table, key: str, value: str, what: str) -> Path:
+    """A file's path: no NUL byte, and a file name at its end. (What is found there when it
+    is read is the reader's business: files.read_regular refuses anything but a file.)"""
+    if "\0" in value:
+        raise t.error(key, "contains a NUL byte")
+    path = Path(value)
+    if value.endswith("/") or path.name in ("", ".", ".."):
+        raise t.error(key, f"{value!r} does not name a {what}")
+    return path
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _url(t: _Table, key: str, value: str) -> str:
+    if not value.isascii() or not value.isprintable():
+        raise t.error(key, "must be ASCII without control characters (use punycode and "
+                      "%-escapes)")
     parts = urlsplit(value)
     try:
         port = parts.port
@@ -374,8 +410,10 @@ def parse(text: str, file: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{file}: invalid TOML: {e}") from None
+    except RecursionError:
+        raise ConfigError(f"{file}: invalid TOML: nested too deeply") from None
     top = _Table(file, "", data)
-    zone = _dns_name(top, "zone", top.req_text("zone"))
+    zone = _zone(top, top.req_text("zone"))
     raw_records = top.raw("records")
     if not isinstance(raw_records, list) or not raw_records:
         raise top.error("records", "must be a non-empty array of names")
@@ -395,27 +433,37 @@ def parse(text: str, file: Path) -> Config:
         raise top.error("comment_marker", "must be printable and at most 100 characters")
     adopt = top.flag("adopt", False)
     ttl = top.opt_integer("ttl", 1, 86400)
-    if ttl is not None and 1 < ttl < 30:
-        raise top.error("ttl", f"must be 1 (automatic) or 30..86400, not {ttl}")
+    if ttl is not None and 1 < ttl < 60:
+        # Cloudflare: "Value must be between 60 and 86400, with the minimum reduced to 30 for
+        # Enterprise zones". pi-ddns does not tell zone plans apart: 60 is the floor for all.
+        raise top.error("ttl", f"must be 1 (automatic) or 60..86400, not {ttl} (only "
+                        "Enterprise zones take 30..59, and pi-ddns does not support it)")
     proxied = top.opt_flag("proxied")
-    state_file = Path(top.text("state_file", "/var/lib/pi-ddns/state.json"))
+    state_file = _path(top, "state_file", top.text("state_file", "/var/lib/pi-ddns/state.json"),
+                       "state file")
     max_cache_age = top.num("max_cache_age", 86400.0, 0.0, 30 * 86400.0)
     run_timeout = top.num("run_timeout", 240.0, 1.0, 3600.0)
-    token_file = top.opt_text("token_file")
+    token_text = top.opt_text("token_file")
+    token_file = _path(top, "token_file", token_text, "token file") if token_text else None
     healthcheck = top.opt_text("healthcheck_url")
     if healthcheck is not None:
         _url(top, "healthcheck_url", healthcheck)
     cf = top.table("cloudflare")
     api_url = _url(cf, "api_url", cf.text("api_url", DEFAULT_API_URL)).rstrip("/")
+    allow_http = cf.flag("allow_http", False)
+    if urlsplit(api_url).scheme == "http" and not allow_http \
+            and not _is_loopback(urlsplit(api_url).hostname or ""):
+        raise cf.error("api_url", f"{api_url!r} would send the token unencrypted; use https:// "
+                       "or set [cloudflare] allow_http = true")
     cloudflare = Cloudflare(api_url, cf.num("timeout", 10.0, 0.1, 300.0),
-                            cf.integer("retries", 1, 0, 10))
+                            cf.integer("retries", 1, 0, 10), allow_http)
     cf.done()
     ipv4, ipv6 = _family(top, 4), _family(top, 6)
     if not (ipv4.enabled or ipv6.enabled):
         raise top.error("ipv4.enabled", "ipv4 and ipv6 are both disabled; enable at least one")
     top.done()
     return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
-                  max_cache_age, Path(token_file) if token_file else None, healthcheck,
+                  max_cache_age, token_file, healthcheck,
                   cloudflare, ipv4, ipv6, run_timeout=run_timeout)
 
 
@@ -429,6 +477,10 @@ def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ConfigError(f"{file}: cannot read the config: {reason}") from None
     config = parse(text, file)
+    api = urlsplit(config.cloudflare.api_url)
+    if api.scheme == "http" and not _is_loopback(api.hostname or ""):
+        report.warning(f"{file}: api_url is http:// (allow_http = true): the token crosses the "
+                       "network unencrypted")
     env = os.environ if environ is None else environ
     token, origin = credential.find(config.token_file, env)
     return config._replace(token=token, token_origin=origin)

@@ -25,7 +25,8 @@ _ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, str | None]:
-    """The token and where it came from, in the documented order; (None, None) if absent."""
+    """The token and where it came from, in the documented order; (None, None) if absent;
+    (None, path) if the first file found is not readable by this user."""
     candidates: list[Path] = []
     if env.get("CREDENTIALS_DIRECTORY"):
         candidates.append(Path(env["CREDENTIALS_DIRECTORY"]) / TOKEN_CREDENTIAL)
@@ -37,6 +38,10 @@ def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, s
             mode = path.stat().st_mode
         except FileNotFoundError:
             continue
+        except PermissionError:
+            # Not an error yet: `status` run as the service user needs no token. require()
+            # names this file if the token is needed after all.
+            return None, str(path)
         except files.FileRefused as e:
             raise ConfigError(f"{path}: refusing the token file: {e.strerror}") from None
         except OSError as e:
@@ -53,6 +58,8 @@ def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, s
 
 def require(cfg: Config) -> str:
     """The token, or a ConfigError that says where it was looked for."""
+    if not cfg.token and cfg.token_origin:
+        raise ConfigError(f"{cfg.token_origin}: cannot read the token file: permission denied")
     if not cfg.token:
         raise ConfigError(f"{cfg.path}: no API token: put it in $CREDENTIALS_DIRECTORY/"
                           f"{TOKEN_CREDENTIAL}, in the file named by token_file, or in "

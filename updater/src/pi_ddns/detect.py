@@ -1,17 +1,20 @@
 """Find the home's public address: ask the configured sources, validate, apply the policy.
 
-An answer is used only if it is exactly one global unicast address of the asked family and not one
-of Cloudflare's. HTML error pages, empty bodies, two lines, redirects and non-200 answers are
-failures, never addresses.
+An answer is used only if it is exactly one address of the asked family that the rule in
+addresses.py accepts (IANA's special-purpose registries; IPv6 inside 2000::/3; not Cloudflare's).
+HTML error pages, empty bodies, two lines, redirects, non-200 answers and any framing anomaly
+(httpclient.py) are failures, never addresses.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from typing import NamedTuple
+import os
+import time
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import cfranges, httpclient, report
+from pi_ddns import addresses, httpclient, report
 from pi_ddns.config import (
     Address,
     CommandSource,
@@ -27,38 +30,6 @@ from pi_ddns.errors import DetectionError
 
 MAX_BODY = httpclient.MAX_BODY
 
-# (network, what it is, may allow_nonglobal accept it?) - named so the log says *why*.
-_SPECIAL = {
-    4: (
-        ("0.0.0.0/8", "unspecified", False),
-        ("10.0.0.0/8", "private", True),
-        ("100.64.0.0/10", "CGNAT", True),
-        ("127.0.0.0/8", "loopback", True),
-        ("169.254.0.0/16", "link-local", True),
-        ("172.16.0.0/12", "private", True),
-        ("192.0.0.0/24", "IETF protocol assignment", True),
-        ("192.0.2.0/24", "documentation", True),
-        ("192.168.0.0/16", "private", True),
-        ("198.18.0.0/15", "benchmarking", True),
-        ("198.51.100.0/24", "documentation", True),
-        ("203.0.113.0/24", "documentation", True),
-        ("224.0.0.0/4", "multicast", False),
-        ("240.0.0.0/4", "reserved", False),
-    ),
-    6: (
-        ("::/128", "unspecified", False),
-        ("::1/128", "loopback", True),
-        ("::ffff:0:0/96", "IPv4-mapped", False),
-        ("100::/64", "discard-only", True),
-        ("2001:db8::/32", "documentation", True),
-        ("3fff::/20", "documentation", True),
-        ("fc00::/7", "unique-local (private)", True),
-        ("fe80::/10", "link-local", True),
-        ("ff00::/8", "multicast", False),
-    ),
-}
-
-
 class SourceError(Exception):
     """One source gave no usable answer; the message says why (never the raw answer at length)."""
 
@@ -69,27 +40,13 @@ class Detected(NamedTuple):
     source: str  # the label of the source that answered
 
 
-def check(address: Address, version: int, allow_nonglobal: bool = False) -> str | None:
-    """Why `address` must not be published, or None if it is fine."""
-    if address.version != version:
-        return f"{address} is IPv{address.version}, expected IPv{version}"
-    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
-        return f"{address} has a zone index"
-    for net, what, allowable in _SPECIAL[version]:
-        if address in ipaddress.ip_network(net):
-            if allowable and allow_nonglobal:
-                break
-            return f"{address} is a {what} address"
-    else:
-        if not address.is_global and not allow_nonglobal:
-            return f"{address} is not a global address"
-    if cfranges.contains(address):
-        return f"{address} is one of Cloudflare's own addresses"
-    return None
+check = addresses.check  # the one rule: see addresses.py
 
 
 def _snippet(text: str | bytes) -> str:
-    return ascii(text[:40]) + ("..." if len(text) > 40 else "")
+    if isinstance(text, bytes):
+        text = text[:200].decode("utf-8", "backslashreplace")
+    return f"'{report.safe(text, 60)}'"
 
 
 def parse_address(text: str, version: int, allow_nonglobal: bool = False) -> Address:
@@ -194,23 +151,67 @@ def _ask(source: Source, family: Family) -> Address:
     raise SourceError(f"unknown source {source!r}")
 
 
+# A command source's child sees only these: no $CREDENTIALS_DIRECTORY, no $CLOUDFLARE_*,
+# nothing else the updater was started with.
+_CHILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 def _run(argv: list[str], timeout: float) -> bytes:
+    """Run argv with a minimal environment; its stdout (at most MAX_BODY bytes), or SourceError
+    naming the exit status and the start of its stderr, made safe."""
     import subprocess
 
+    deadline = time.monotonic() + timeout
     try:
-        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=timeout, check=False)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env={"PATH": _CHILD_PATH, "LC_ALL": "C"})
+    except (OSError, ValueError) as e:  # ValueError: a NUL byte in an argument
+        raise SourceError(f"cannot run {_snippet(argv[0])}: {_oserror(e)}") from None
+    try:
+        out, err = _collect(proc, deadline, timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+    if proc.returncode != 0:
+        said = err.strip()
+        detail = f": {_snippet(said)}" if said else ""
+        raise SourceError(f"exited with status {proc.returncode}{detail}")
+    return out
+
+
+def _collect(proc: Any, deadline: float, timeout: float) -> tuple[bytes, bytes]:
+    """Read both pipes to their end, each capped, under the deadline."""
+    import selectors
+    import subprocess
+
+    caps = {proc.stdout.fileno(): MAX_BODY, proc.stderr.fileno(): 4096}
+    got: dict[int, bytes] = dict.fromkeys(caps, b"")
+    with selectors.DefaultSelector() as sel:
+        for fd in caps:
+            sel.register(fd, selectors.EVENT_READ)
+        while sel.get_map():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise SourceError(f"no answer within {timeout:g} s")
+            for key, _ in sel.select(remaining):
+                fd = int(key.fd)
+                data = os.read(fd, 65536)
+                if not data:
+                    sel.unregister(fd)
+                    continue
+                got[fd] = (got[fd] + data)[:caps[fd] + 1]
+                if fd == proc.stdout.fileno() and len(got[fd]) > MAX_BODY:
+                    raise SourceError(f"output longer than {MAX_BODY} bytes")
+    remaining = deadline - time.monotonic()
+    try:
+        proc.wait(max(remaining, 0.01))
     except subprocess.TimeoutExpired:
         raise SourceError(f"no answer within {timeout:g} s") from None
-    except OSError as e:
-        raise SourceError(f"cannot run {argv[0]}: {_oserror(e)}") from None
-    if done.returncode != 0:
-        said = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        detail = f": {_snippet(said[0])}" if said else ""
-        raise SourceError(f"exited with status {done.returncode}{detail}")
-    if len(done.stdout) > MAX_BODY:
-        raise SourceError(f"output longer than {MAX_BODY} bytes")
-    return bytes(done.stdout)
+    return got[proc.stdout.fileno()], got[proc.stderr.fileno()][:4096]
 
 
 def _interface(name: str, family: Family) -> Address:
@@ -245,7 +246,7 @@ def detect(family: Family) -> Detected:
         try:
             address = _ask(source, family)
         except SourceError as e:
-            failures.append(f"{source.label}: {e}")
+            failures.append(f"{source.label}: {report.safe(str(e), 200)}")
             continue
         votes.setdefault(address, []).append(source.label)
         if len(votes[address]) >= need:
