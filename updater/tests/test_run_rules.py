@@ -141,7 +141,6 @@ import os, sys, time
 fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
 os.lockf(fd, os.F_LOCK, 0)
 os.ftruncate(fd, 0)
-os.write(fd, b"%d\\n" % os.getpid())
 print("held", flush=True)
 sys.stdin.read()
 """
@@ -177,6 +176,7 @@ def test_a_run_that_cannot_get_the_lock_stops_with_75_and_touches_nothing(
         holder.communicate("", timeout=10)
     assert env.run(["update"]).code == 0  # the lock is free again
     assert env.records("A")[0]["content"] == IP2
+    assert lock.read_bytes() == b""  # the holder is found in /proc/locks: a run writes nothing
 
 
 def test_a_fifo_planted_at_the_lock_is_refused_at_once(env: Env) -> None:

@@ -266,16 +266,29 @@ def lock(path: Path, wait: float, sleep: Callable[[float], None]) -> int | None:
                 break
             except OSError:
                 if time.monotonic() >= deadline:
-                    other = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
-                    who = f"pid {other}" if other.isdigit() else "another process"
+                    holder = _lock_holder(fd)
+                    who = f"pid {holder}" if holder else "another process"
                     raise TransientError(
                         f"another pi-ddns update is running ({who}, lock {target}); waited "
                         f"{wait:g} s, this run stops here") from None
                 sleep(0.05)
-        # Named for the next waiter's message: a dozen bytes, no fsync.
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     except BaseException:
         os.close(fd)
         raise
     return fd
+
+
+def _lock_holder(fd: int) -> str | None:
+    """The pid holding a POSIX lock on fd's file, from /proc/locks (Linux). Read only when
+    waiting failed: the lock file itself is never written, so a timer run writes nothing."""
+    st = os.fstat(fd)
+    inode = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            for line in f:
+                fields = line.split()
+                if "->" not in fields and len(fields) > 5 and fields[5] == inode:
+                    return fields[4] if fields[4].isdigit() else None
+    except OSError:
+        pass
+    return None
