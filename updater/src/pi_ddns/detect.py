@@ -121,14 +121,6 @@ def _location(resp: httpclient.Response) -> str:
     return report.safe(host, 80)
 
 
-def _oserror(e: BaseException) -> str:
-    if isinstance(e, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-
-
 def _ask(source: Source, family: Family) -> Address:
     v, lax, timeout = family.version, family.allow_nonglobal, family.timeout
     if isinstance(source, TraceSource):
@@ -166,7 +158,7 @@ def _run(argv: list[str], timeout: float) -> bytes:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env={"PATH": _CHILD_PATH, "LC_ALL": "C"})
     except (OSError, ValueError) as e:  # ValueError: a NUL byte in an argument
-        raise SourceError(f"cannot run {_snippet(argv[0])}: {_oserror(e)}") from None
+        raise SourceError(f"cannot run {_snippet(argv[0])}: {httpclient.oserror(e)}") from None
     try:
         out, err = _collect(proc, deadline, timeout)
     finally:

@@ -93,7 +93,7 @@ def request(method: str, url: str, timeout: float, *, body: bytes | None = None,
     except TimeoutError:
         raise HttpError(f"no answer within {timeout:g} s") from None
     except OSError as e:
-        raise HttpError(_oserror(e)) from None
+        raise HttpError(oserror(e)) from None
     try:
         if parts.scheme == "https":
             sock = tls_context().wrap_socket(sock, server_hostname=host)
@@ -102,7 +102,7 @@ def request(method: str, url: str, timeout: float, *, body: bytes | None = None,
     except TimeoutError:
         raise HttpError(f"no answer within {timeout:g} s") from None
     except OSError as e:
-        raise HttpError(_oserror(e)) from None
+        raise HttpError(oserror(e)) from None
     finally:
         sock.close()
 
@@ -288,7 +288,7 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def _oserror(e: BaseException) -> str:
+def oserror(e: BaseException) -> str:
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
     if isinstance(e, OSError) and e.strerror:
