@@ -9,6 +9,7 @@ http.client, which imports ssl itself: they pay the floor's imports.)
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -111,3 +112,45 @@ def test_api_runs_load_no_sdk_resource_or_model_modules(dns_fake: FakeCloudflare
         assert dns_fake.requests(), step  # the API was called
         assert "cloudflare" in modules
         assert not heavy(modules), f"{step}: {heavy(modules)[:5]}"
+
+
+# Records every CA file or directory an SSL context is given, then runs the CLI.
+TLS_PROBE = ("import json, ssl, sys\ncalls = []\norig = ssl.SSLContext.load_verify_locations\n"
+             "def spy(self, cafile=None, capath=None, cadata=None):\n"
+             "    calls.append([str(cafile), str(capath)])\n"
+             "    return orig(self, cafile, capath, cadata)\n"
+             "ssl.SSLContext.load_verify_locations = spy\n"
+             "from pi_ddns.cli import main\ncode = main(sys.argv[1:])\n"
+             "print(json.dumps(calls))\nsys.exit(code)\n")
+
+
+@pytest.mark.parametrize("path", ["cold", "cached PATCH"])
+def test_api_runs_parse_no_ca_bundle(dns_fake: FakeCloudflare, tmp_path: Path,
+                                     path: str) -> None:
+    """The SDK's client gets the lazily-looking-up TLS context of the address sources, never
+    httpx's default, which parses certifi's whole bundle (0.65 s per API run on a Pi 1)."""
+    import certifi
+
+    token = tmp_path / "token"
+    token.write_text(TOKEN + "\n")
+    token.chmod(0o600)
+    config = tmp_path / "config.toml"
+    config.write_text(toml_dumps({
+        "zone": ZONE, "records": ["tls." + ZONE], "state_file": str(tmp_path / "state.json"),
+        "token_file": str(token),
+        "cloudflare": {"api_url": dns_fake.api_url, "timeout": 5.0, "retries": 0},
+        "ipv4": {"timeout": 2.0, "sources": [{"type": "http", "url": dns_fake.url + "/ip"}]},
+    }))
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("SSL_CERT_FILE", "SSL_CERT_DIR")}
+    argv = [sys.executable, "-c", TLS_PROBE, "--config", str(config), "update"]
+    if path == "cached PATCH":
+        assert subprocess.run(argv, env=env, capture_output=True, check=False).returncode == 0
+        dns_fake.set_ip(ipv4="81.2.69.163")
+    dns_fake.clear_requests()
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, check=False, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert dns_fake.requests()  # the API was called
+    files = [cafile for cafile, _ in json.loads(done.stdout.splitlines()[-1])]
+    assert certifi.where() not in files
+    dns_fake.set_ip(ipv4=IP1)

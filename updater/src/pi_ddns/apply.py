@@ -50,8 +50,14 @@ class CloudflareApi:
         self._deadline = (retries + 1) * 2 * timeout + retries * 60.0 + 1.0
         self._zones: dict[ZoneId, str] = {}
         self._asked = ""
+        # The address sources' TLS context (CA certificates looked up lazily in the hashed
+        # system directory): httpx's default parses certifi's whole bundle, 0.65 s of CPU per
+        # API run on an emulated Pi 1.
+        from pi_ddns.detect import tls_context
+
         self._client = cloudflare.Cloudflare(
-            api_token=token, base_url=api_url, timeout=timeout, max_retries=retries
+            api_token=token, base_url=api_url, timeout=timeout, max_retries=retries,
+            http_client=cloudflare.DefaultHttpxClient(verify=tls_context()),
         )
         # A retried POST after a timeout can create a duplicate: creates are never retried by
         # the SDK; the next run lists and adopts what the lost answer created.
