@@ -158,6 +158,7 @@ install_pi_ddns() {
     # same files, for the native column of the table. CPU per step, wait4() (pi1.py --install).
     wh="$work/rootfs/opt/pi-ddns/wheelhouse"
     native=$work/native/venv
+    rm -rf "$work/rootfs/opt/pi-ddns/venv" "$native"   # a reused copy (PI1_WORK): install afresh
     bash updater/wheelhouse.sh "$wh" >&2
     mkdir -p "$work/native"
     PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native PI1_NATIVE_WHEELHOUSE=$wh \
@@ -178,7 +179,7 @@ offline_test() {
 
 bench() {
     local wh native=$work/native/venv
-    if [ ! -x "$work/rootfs/opt/pi-ddns/venv/bin/pi-ddns" ] || [ ! -x "$native/bin/pi-ddns" ]; then install_pi_ddns; fi
+    install_pi_ddns
     PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native updater/.venv/bin/python updater/bench/pi1.py "$@"
 }
 
