@@ -1,12 +1,13 @@
 # Two commands on a fresh Debian 12 machine, as root: `make demo` and `make test`.
 # Each does its own set-up first (scripts/bootstrap.sh: Debian packages, venvs, cached rootfs).
-.PHONY: help test demo bootstrap lint unit molecule figures clean
+.PHONY: help test demo bootstrap lint unit molecule figures pi1-figures clean
 
 help:
 	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
 	@echo "make test       every test: lint, unit tests, every Molecule scenario"
 	@echo "make lint | unit | molecule   one group of make test"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
+	@echo "make pi1-figures  the cost table: pi-ddns vs ddclient, emulated Pi 1 (arm1176) and native"
 	@echo "make bootstrap  only the set-up"
 	@echo "make clean      remove the test, demo and figures instances (and dead ones)"
 
@@ -24,6 +25,9 @@ lint unit molecule:
 
 figures:
 	scripts/measure.sh
+
+pi1-figures:
+	scripts/pi1.sh bench
 
 clean:
 	scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent ddns-measure ddns-demo
