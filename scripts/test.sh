@@ -92,6 +92,7 @@ for g in "${groups[@]}"; do
             step "fakes/tests" pytest_in "$root/.venv/bin/python" fakes/tests
             step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
             step "updater/tests" pytest_in "$UPY" updater/tests --cov=pi_ddns --cov-config=updater/pyproject.toml --cov-report=term
+            step "updater/tests on Python 3.13 (trixie rootfs)" scripts/py-matrix.sh
             ;;
         molecule)
             for s in "${SCENARIOS[@]}"; do step "molecule $s" scenario "$s"; done
