@@ -71,7 +71,10 @@ run() {
     for d in "${extra[@]}"; do [ -n "$d" ] && args+=(--bind="$d"); done
     for v in ${TRIXIE_ENV:-}; do [ -n "${!v+x}" ] && args+=(--setenv="$v=${!v}"); done
     # Many runs at once (other worktrees) are fine: no --machine registration, no own network.
-    exec systemd-nspawn "${args[@]}" -- "$@"
+    # Without systemd as the host's PID 1, nspawn says on exit that it leaves its (empty)
+    # propagation directory alone: noise, dropped.
+    exec systemd-nspawn "${args[@]}" -- "$@" \
+        2> >(grep --line-buffered -v '^Attempted to remove disk file system under' >&2)
 }
 
 case ${1:-} in
