@@ -24,7 +24,7 @@ lint unit molecule:
 	scripts/test.sh $@
 
 versions:
-	scripts/py-matrix.sh
+	scripts/py-matrix.sh && scripts/controller-matrix.sh
 
 figures:
 	scripts/measure.sh
