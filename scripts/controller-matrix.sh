@@ -118,5 +118,5 @@ for pair in "${all[@]}"; do
     venv_for "${pair%:*}" >/dev/null
     PI_SUITE=${pair#*:} PI_QUIET=1 scripts/pi-nspawn.sh image
 done
-# One turn at the lock for all pairs (4 boots, one after the other, about 6 min).
+# One turn at the lock for all pairs: 4 boots, one after the other, 55-80 s each (4.5 min).
 exec flock "$LOCK" "$0" --pairs "${all[@]}"
