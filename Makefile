@@ -1,11 +1,12 @@
 # Two commands on a fresh Debian 12 machine, as root: `make demo` and `make test`.
 # Each does its own set-up first (scripts/bootstrap.sh: Debian packages, venvs, cached rootfs).
-.PHONY: help test demo bootstrap lint unit molecule figures pi1-figures clean
+.PHONY: help test demo bootstrap lint unit molecule figures pi1-figures clean versions
 
 help:
 	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
 	@echo "make test       every test: lint, unit tests, every Molecule scenario"
 	@echo "make lint | unit | molecule   one group of make test"
+	@echo "make versions   updater tests on Python 3.13, the role on ansible-core 2.14 and 2.21"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
 	@echo "make pi1-figures  the cost table: pi-ddns vs ddclient, emulated Pi 1 (arm1176) and native"
 	@echo "make bootstrap  only the set-up"
@@ -22,6 +23,9 @@ bootstrap:
 
 lint unit molecule:
 	scripts/test.sh $@
+
+versions:
+	scripts/py-matrix.sh && scripts/controller-matrix.sh
 
 figures:
 	scripts/measure.sh

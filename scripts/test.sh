@@ -3,7 +3,8 @@
 #   lint      yamllint, ansible-lint --profile production, ansible-playbook --syntax-check,
 #             ruff + mypy --strict (updater, fakes), ruff (Molecule and role tests),
 #             and the shell scripts through shellcheck
-#   unit      the fakes' tests, the role's spec test, the updater's tests
+#   unit      the fakes' tests, the role's spec test, the updater's tests (Python 3.11 and 3.13),
+#             the role on ansible-core 2.14 and 2.21 (scripts/controller-matrix.sh)
 #   molecule  every Molecule scenario on a booted Debian "Pi" (default, reprovision, check, absent)
 #
 #   scripts/test.sh                 everything
@@ -93,6 +94,8 @@ for g in "${groups[@]}"; do
             step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
             step "updater/tests" pytest_in "$UPY" updater/tests --cov=pi_ddns --cov-config=updater/pyproject.toml --cov-report=term
             step "Pi 1 (emulated armv6l): offline install, changed and no-change runs" scripts/pi1.sh test
+            step "updater/tests on Python 3.13 (trixie rootfs)" scripts/py-matrix.sh
+            step "ansible-core 2.14 and 2.21 x bookworm and trixie (site.yml, idempotence, record)" scripts/controller-matrix.sh
             ;;
         molecule)
             for s in "${SCENARIOS[@]}"; do step "molecule $s" scenario "$s"; done
