@@ -4,7 +4,7 @@
 
 help:
 	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
-	@echo "make test       every test: lint, unit tests, every Molecule scenario"
+	@echo "make test       every test: lint, unit tests, every Molecule scenario on bookworm and trixie"
 	@echo "make lint | unit | molecule   one group of make test"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
 	@echo "make bootstrap  only the set-up"
@@ -25,5 +25,10 @@ lint unit molecule:
 figures:
 	scripts/measure.sh
 
+# The Molecule matrix's instances (scripts/test.sh: SCENARIOS x SUITES), the figures' and the demo's.
+SCENARIOS := default reprovision check absent preflight
+SUITES := bookworm trixie
+INSTANCES := $(foreach s,$(SCENARIOS),$(foreach v,$(SUITES),$(s)-$(v))) ddns-measure ddns-demo
+
 clean:
-	scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent ddns-measure ddns-demo
+	scripts/pi-nspawn.sh sweep $(INSTANCES)
