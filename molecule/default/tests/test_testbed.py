@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import errno
 import os
+import pty
+import shutil
 import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from ddns_testlib import SERVICE, ephemeral_dir
+from ddns_testlib import SERVICE, become_password, ephemeral_dir
 
 SUITE = os.environ.get("PI_SUITE", "trixie")
 # What each Raspberry Pi OS generation ships: Debian codename -> (Python, systemd).
@@ -53,6 +56,61 @@ def test_sudo_asks_for_a_password(host: Any) -> None:
     r = host.run("sudo -n true")
     assert r.rc != 0
     assert "password is required" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def inventory_without_password(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """This run's inventory without its group_vars: no ansible_become_password."""
+    inv = tmp_path_factory.mktemp("inventory") / "hosts.yml"
+    shutil.copy(ephemeral_dir() / "inventory" / "ansible_inventory.yml", inv)
+    return inv
+
+
+def ansible_id_u(inventory: Path, *args: str, answer: str | None = None) -> tuple[int, str]:
+    """`ansible ddns -b -m command -a 'id -u'` on a terminal, typing `answer` at the
+    BECOME password prompt (as a user does with -K); its exit status and output."""
+    argv = ["ansible", "ddns", "-i", str(inventory), "-b", "-m", "ansible.builtin.command", "-a", "id -u", *args]
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: ansible on the terminal (never back into pytest)
+        try:
+            os.execvpe(argv[0], argv, {**os.environ, "ANSIBLE_NOCOLOR": "1"})
+        finally:
+            os._exit(127)
+    out = b""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child is gone
+            break
+        if not chunk:
+            break
+        out += chunk
+        if answer is not None and out.rstrip().endswith(b"BECOME password:"):
+            os.write(fd, answer.encode() + b"\n")
+            answer = None
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), out.decode(errors="replace")
+
+
+def test_become_without_the_password_fails(inventory_without_password: Path) -> None:
+    rc, out = ansible_id_u(inventory_without_password)
+    assert rc != 0
+    assert "Missing sudo password" in out, out
+
+
+def test_ask_become_pass_gives_sudo_the_password(inventory_without_password: Path) -> None:
+    """The README's -K (--ask-become-pass): the password typed at the prompt reaches sudo."""
+    rc, out = ansible_id_u(inventory_without_password, "--ask-become-pass", answer=become_password())
+    assert rc == 0, out
+    assert out.rstrip().endswith("0")
+
+
+def test_a_wrong_password_is_refused(inventory_without_password: Path) -> None:
+    rc, out = ansible_id_u(inventory_without_password, "--ask-become-pass", answer="not-" + become_password())
+    assert rc != 0
+    assert "Incorrect sudo password" in out, out
 
 
 def test_pi_reads_the_service_journal_without_sudo(host: Any) -> None:
@@ -120,6 +178,7 @@ def link_down(host: Any) -> Iterator[str]:
 def test_link_down_traffic_fails_at_once_and_never_takes_the_default_route(link_down: str) -> None:
     route = route_get(link_down)
     rc, took = connect_error(link_down)
-    assert "unreachable" in route and " via " not in route, route
+    # `ip route get` through the unreachable route: "RTNETLINK answers: No route to host".
+    assert "No route to host" in route and " via " not in route, route
     assert rc in (errno.EHOSTUNREACH, errno.ENETUNREACH), errno.errorcode.get(rc, rc)
     assert took < 1.0
