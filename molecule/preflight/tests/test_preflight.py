@@ -1,6 +1,7 @@
 """A Pi without python3-venv (and, second, without python3-apt too) and without a
 reachable package index: the play fails in preflight with a message that names the
-package and the command that fixes it, and the host keeps nothing of pi-ddns."""
+package and the command that fixes it, and the host keeps nothing of pi-ddns. A Python
+outside the tested range (3.11-3.13) is refused the same way."""
 
 from __future__ import annotations
 
@@ -22,9 +23,9 @@ LEFTOVERS = [
 ]
 
 
-def run_play() -> subprocess.CompletedProcess[str]:
+def run_play(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["ansible-playbook", "-i", os.environ["PREFLIGHT_INVENTORY"], os.environ["PREFLIGHT_PLAYBOOK"]],
+        ["ansible-playbook", "-i", os.environ["PREFLIGHT_INVENTORY"], *args, os.environ["PREFLIGHT_PLAYBOOK"]],
         capture_output=True, text=True, timeout=300, check=False,
         env={**os.environ, "ANSIBLE_NOCOLOR": "1"},
     )
@@ -33,6 +34,21 @@ def run_play() -> subprocess.CompletedProcess[str]:
 def assert_nothing_created(sudo_host: Any) -> None:
     assert not sudo_host.user("ddns").exists
     assert [p for p in LEFTOVERS if sudo_host.file(p).exists] == []
+
+
+@pytest.mark.parametrize(("version", "advice"), [
+    ("3.10", "Reflash the card with a current Raspberry Pi OS."),
+    ("3.14", "Use Raspberry Pi OS trixie (Python 3.13) until pi-ddns is tested on this Python."),
+])
+def test_python_outside_the_tested_range_is_refused(sudo_host: Any, version: str, advice: str) -> None:
+    """side_effect.yml's /usr/local/bin/python-as-X.Y: the system's Python, reporting X.Y."""
+    r = run_play("-e", f"ansible_python_interpreter=/usr/local/bin/python-as-{version}")
+    print(r.stdout[-800:])
+    assert r.returncode != 0
+    tested = "pi-ddns is tested on Python 3.11 to 3.13 (Raspberry Pi OS bookworm and trixie)"
+    assert f"{tested}; this host has {version}.0." in r.stdout
+    assert advice in r.stdout
+    assert_nothing_created(sudo_host)
 
 
 @pytest.fixture(scope="module")
