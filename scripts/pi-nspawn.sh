@@ -181,7 +181,7 @@ create() {
     echo "$name" >"$root/etc/hostname"
     printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$name" >"$root/etc/hosts"
     install -m 0600 -o 1000 -g 1000 "$pubkey" "$root/home/$PI_USER/.ssh/authorized_keys"
-    ssh-keygen -q -A -f "$root"   # this instance's own host keys (rsa, ecdsa, ed25519)
+    ssh-keygen -q -A -f "$root" >/dev/null   # this instance's own host keys (rsa, ecdsa, ed25519)
     # The password lives as a hash in the instance's /etc/shadow; not on a command line.
     printf '%s:%s\n' "$PI_USER" "${PI_PASSWORD:-raspberry}" | chroot "$root" chpasswd
 
