@@ -104,11 +104,12 @@ def become_password() -> str:
     return vault.decrypt(data["vault_ansible_become_password"]).decode()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def sudo_with_the_password(host: Any) -> None:
     """Make testinfra's `host.sudo()` type pi's password, as a user's sudo does: the
     instances have no passwordless sudo (a card flashed today). The password goes to
-    `sudo -S` on stdin, through the remote shell's printf."""
+    `sudo -S` on stdin, through the remote shell's printf. Before any `host.sudo()` is
+    entered: the context captures the backend's sudo command when it starts."""
     backend = host.backend
     if getattr(backend, "pi_password_sudo", False):
         return
@@ -124,7 +125,7 @@ def sudo_with_the_password(host: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def sudo_host(host: Any) -> Iterator[Any]:
+def sudo_host(host: Any, sudo_with_the_password: None) -> Iterator[Any]:
     """The host with every command run through sudo (paths under 0700/0750 dirs)."""
     with host.sudo():
         yield host
