@@ -121,8 +121,9 @@ unpack_base_locked() {
 }
 
 route_sync_locked() {
-    # The unreachable route for the whole test range exists exactly while an instance does
-    # (a directory under WORK_DIR: booting, running or dead). Idempotent.
+    # The unreachable route for the whole test range exists exactly while an instance does:
+    # a directory under WORK_DIR (booting, running or dead), or a host address in the range
+    # (an instance of another WORK_DIR). Idempotent.
     local d
     for d in "$WORK_DIR"/*/; do
         if [ -d "$d" ]; then
@@ -130,13 +131,17 @@ route_sync_locked() {
             return 0
         fi
     done
-    ip route del unreachable "$NET_PREFIX.0.0/16" 2>/dev/null || true
+    if [ -n "$(ip -4 -o addr show to "$NET_PREFIX.0.0/16")" ]; then
+        ip route replace unreachable "$NET_PREFIX.0.0/16"
+    else
+        ip route del unreachable "$NET_PREFIX.0.0/16" 2>/dev/null || true
+    fi
 }
 
 with_route_lock() {
-    # Instance directories and the route change together, between concurrent creates/destroys.
-    mkdir -p "$WORK_DIR"
-    exec 8>"$WORK_DIR.route.lock"
+    # Instance directories and the route change together, between concurrent creates and
+    # destroys (of any WORK_DIR: the lock is the host's).
+    exec 8>/run/lock/pi-nspawn-route.lock
     flock 8
     "$@"
     flock -u 8
