@@ -15,7 +15,7 @@ PI_SUITES=${PI_SUITE:-trixie} scripts/bootstrap.sh
 . scripts/lib-pi.sh
 pi_up
 
-say "Provisioning: ansible-playbook -i $tmp/inventory playbooks/site.yml"
+say "Provisioning: ansible-playbook -i $tmp/inventory --vault-password-file $tmp/vault-password playbooks/site.yml"
 t0=$SECONDS
 run_site
 ok "provisioned in $((SECONDS - t0))s"
