@@ -4,7 +4,7 @@
 
 help:
 	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
-	@echo "make test       every test: lint, unit tests, every Molecule scenario"
+	@echo "make test       every test: lint, unit tests, every Molecule scenario on bookworm and trixie"
 	@echo "make lint | unit | molecule   one group of make test"
 	@echo "make versions   updater tests on Python 3.13, the role on ansible-core 2.14 and 2.21"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
@@ -33,5 +33,10 @@ figures:
 pi1-figures:
 	scripts/pi1.sh bench
 
+# The Molecule matrix's instances (scripts/test.sh: SCENARIOS x SUITES), the figures' and the demo's.
+SCENARIOS := default reprovision check absent preflight
+SUITES := bookworm trixie
+INSTANCES := $(foreach s,$(SCENARIOS),$(foreach v,$(SUITES),$(s)-$(v))) ddns-measure ddns-demo
+
 clean:
-	scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent ddns-measure ddns-demo
+	scripts/pi-nspawn.sh sweep $(INSTANCES)

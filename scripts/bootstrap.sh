@@ -5,9 +5,10 @@
 #   1. Debian packages (apt-get only when one is missing)
 #   2. .venv: the controller's tools, pinned in requirements-dev.txt
 #   3. updater/.venv: the updater's locked runtime set + its test tools (updater/bootstrap-venv.sh)
-#   4. the cached Debian bookworm rootfs for the "Pi" instances (~/.cache/pi-nspawn)
+#   4. the cached Debian rootfs for the "Pi" instances, one per suite (~/.cache/pi-nspawn)
 #
-# Environment: PYTHON for .venv (default /usr/bin/python3, Debian's 3.11), SKIP_IMAGE=1 to skip step 4.
+# Environment: PYTHON for .venv (default /usr/bin/python3, Debian's 3.11), SKIP_IMAGE=1 to skip step 4,
+# PI_SUITES: the suites of step 4 (default: trixie bookworm, the Molecule matrix; the demo needs one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -64,6 +65,8 @@ fi
 if [ "${SKIP_IMAGE:-0}" = 1 ]; then
     step "[4/4] rootfs image skipped (SKIP_IMAGE=1)"
 else
-    scripts/pi-nspawn.sh image 2>&1 | sed -u 's/^\[pi-nspawn [0-9:]*\] /==> bootstrap: [4\/4] rootfs: /'
-    [ "${PIPESTATUS[0]}" = 0 ] || die "rootfs image failed"
+    for suite in ${PI_SUITES:-trixie bookworm}; do
+        PI_SUITE=$suite scripts/pi-nspawn.sh image 2>&1 | sed -u 's/^\[pi-nspawn [0-9:]*\] /==> bootstrap: [4\/4] rootfs: /'
+        [ "${PIPESTATUS[0]}" = 0 ] || die "rootfs image ($suite) failed"
+    done
 fi

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The main job, end to end, on a throwaway "Pi" (a booted Debian bookworm under
-# systemd-nspawn) against a fake Cloudflare API on this machine:
+# The main job, end to end, on a throwaway "Pi" (a booted Debian trixie under
+# systemd-nspawn, as a card flashed today; PI_SUITE=bookworm for the older one)
+# against a fake Cloudflare API on this machine:
 #   boot the Pi -> start the fake -> ansible-playbook playbooks/site.yml ->
 #   pi-ddns status -> change the "public IP" -> watch the timer move the record -> tear down.
 # Run as root: `make demo`. Nothing but the Pi's private link (10.213.9.0/30) is contacted.
@@ -9,18 +10,18 @@ cd "$(dirname "$0")/.."
 NAME=${DEMO_NAME:-ddns-demo}
 INDEX=${DEMO_INDEX:-9}
 
-scripts/bootstrap.sh
+PI_SUITES=${PI_SUITE:-trixie} scripts/bootstrap.sh
 # shellcheck source=scripts/lib-pi.sh
 . scripts/lib-pi.sh
 pi_up
 
-say "Provisioning: ansible-playbook -i $tmp/inventory playbooks/site.yml"
+say "Provisioning: ansible-playbook -i $tmp/inventory --vault-password-file $tmp/vault-password playbooks/site.yml"
 t0=$SECONDS
 run_site
 ok "provisioned in $((SECONDS - t0))s"
 
 say "On the Pi: sudo pi-ddns status"
-on_pi sudo pi-ddns status | sed 's/^/    /'
+on_pi_sudo pi-ddns status | sed 's/^/    /'
 say "The record at the fake Cloudflare"
 ok "$(record)"
 
@@ -31,7 +32,7 @@ say "Waiting for pi-ddns.timer (every ${INTERVAL}s) to move the record"
 wait_for_record "$NEXT_IP" $((INTERVAL * 2))
 ok "after ${waited}s: $(record)"
 
-say "The updater's log on the Pi (journalctl -u pi-ddns)"
-on_pi sudo journalctl -u pi-ddns.service --no-pager -n 8 | sed 's/^/    /'
+say "The updater's log on the Pi (journalctl -u pi-ddns, as pi: the first user is in group adm)"
+on_pi journalctl -u pi-ddns.service --no-pager -n 8 | sed 's/^/    /'
 say "On the Pi: sudo pi-ddns status"
-on_pi sudo pi-ddns status | sed 's/^/    /'
+on_pi_sudo pi-ddns status | sed 's/^/    /'

@@ -13,6 +13,7 @@ FIRST_IP=81.2.69.160      # "public" addresses: content only, never contacted
 NEXT_IP=81.2.69.161
 RECORD=home.example.com
 INTERVAL=60               # ddns_interval in the inventory below, in seconds
+export PI_SUITE=${PI_SUITE:-trixie}   # what a card flashed today runs; bookworm for existing Pis
 export PATH="$root/.venv/bin:$PATH"
 
 if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' N=$'\e[0m'; else B='' G='' N=''; fi
@@ -49,13 +50,20 @@ import json, sys
 print(" ".join(r["content"] for r in json.load(sys.stdin)["records"] if r["name"] == sys.argv[1]))' "$RECORD"
 }
 on_pi() {
-    ssh -i "$tmp/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null \
-        -o LogLevel=ERROR "pi@$PI_IP" "$@"
+    ssh -i "$tmp/id_ed25519" -o BatchMode=yes -o StrictHostKeyChecking=accept-new \
+        -o UserKnownHostsFile="$tmp/known_hosts" -o LogLevel=ERROR "pi@$PI_IP" "$@"
+}
+# on_pi_sudo CMD...: as root on the Pi; sudo asks for pi's password, typed on its stdin.
+on_pi_sudo() {
+    printf '%s\n' "$PI_PASSWORD" | on_pi sudo -S -p "''" "$@"
 }
 
 pi_up() {
-    say "Booting a throwaway Raspberry Pi stand-in: Debian bookworm, systemd as PID 1, user pi, sshd ($PI_IP)"
+    say "Booting a throwaway Raspberry Pi stand-in: Debian $PI_SUITE, systemd as PID 1, user pi (sudo with a password), sshd ($PI_IP)"
     ssh-keygen -q -t ed25519 -N '' -C "pi-ddns-$NAME" -f "$tmp/id_ed25519"
+    # pi's password, as chosen in Imager: random here, and kept in the inventory's vault below.
+    PI_PASSWORD=$(head -c 12 /dev/urandom | base64 | tr -d '/+=')
+    export PI_PASSWORD
     "$root/scripts/pi-nspawn.sh" sweep "$NAME"
     "$root/scripts/pi-nspawn.sh" create "$NAME" "$INDEX" "$tmp/id_ed25519.pub"
     # shellcheck disable=SC2016 # expanded on the Pi
@@ -81,8 +89,15 @@ all:
           ansible_user: pi
           ansible_ssh_private_key_file: $tmp/id_ed25519
           ansible_python_interpreter: /usr/bin/python3
+          # the demo's own known_hosts; the host key is trusted on first contact
+          ansible_ssh_common_args: -o UserKnownHostsFile=$tmp/known_hosts -o StrictHostKeyChecking=accept-new
 YAML
+    # The vault: pi's sudo password, encrypted with a throwaway vault password.
+    head -c 24 /dev/urandom | base64 >"$tmp/vault-password"
+    printf 'vault_ansible_become_password: "%s"\n' "$PI_PASSWORD" >"$tmp/inventory/group_vars/ddns/vault.yml"
+    ansible-vault encrypt --vault-password-file "$tmp/vault-password" "$tmp/inventory/group_vars/ddns/vault.yml" >/dev/null 2>&1
     cat >"$tmp/inventory/group_vars/ddns/vars.yml" <<YAML
+ansible_become_password: "{{ vault_ansible_become_password }}"   # pi's sudo password, in the vault
 ddns_zone: example.com
 ddns_records: [$RECORD]
 ddns_cloudflare_api_token: test-token-0123456789abcdef   # the fake's; a real one lives in a vault
@@ -99,8 +114,8 @@ YAML
 
 # run_site: ansible-playbook playbooks/site.yml against the Pi.
 run_site() {
-    (cd "$root" && ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_DISPLAY_SKIPPED_HOSTS=False \
-        ansible-playbook -i "$tmp/inventory" playbooks/site.yml)
+    (cd "$root" && ANSIBLE_DISPLAY_SKIPPED_HOSTS=False \
+        ansible-playbook -i "$tmp/inventory" --vault-password-file "$tmp/vault-password" playbooks/site.yml)
 }
 
 # wait_for_record CONTENT MAX_SECONDS: poll the fake until the record holds CONTENT.

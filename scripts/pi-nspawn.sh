@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Boot a Debian bookworm rootfs with systemd as PID 1 under systemd-nspawn,
-# in its own network namespace, reachable over SSH from the host: a stand-in
-# for a freshly flashed Raspberry Pi (user 'pi', passwordless sudo, sshd).
+# Boot a Debian rootfs (trixie or bookworm) with systemd as PID 1 under
+# systemd-nspawn, in its own network namespace, reachable over SSH from the
+# host: a stand-in for a Raspberry Pi OS card flashed today: user 'pi' in the
+# first user's groups, sudo only with the user's password, SSH host keys of
+# its own (made at create, as a real card makes them at first boot).
 #
 # Works without systemd as host PID 1 (--register=no --keep-unit).
 # Needs root, debootstrap, systemd-container, iproute2, zstd, openssh-client.
@@ -15,14 +17,19 @@
 #                                          and the named ones, running or not
 #
 # The instance reaches nothing but its own link: host 10.213.INDEX.1 <-> instance 10.213.INDEX.2.
+# While any instance exists, the host routes 10.213.0.0/16 as "unreachable": traffic for an
+# instance whose link is gone fails at once instead of leaving by the default route (the
+# per-instance /30 link routes are more specific and win).
 #
 # Environment:
 #   PI_CACHE_DIR  where the base tarball lives   (default: ~/.cache/pi-nspawn)
 #   PI_WORK_DIR   where instances are unpacked   (default: /var/tmp/pi-nspawn)
 #   PI_MIRROR     Debian mirror for debootstrap  (default: the first URI of the host's own apt sources)
-#   PI_SUITE      (default: bookworm)
+#   PI_SUITE      Debian suite: trixie (default: Raspberry Pi OS today) or bookworm;
+#                 each suite has its own cached image
 #   PI_ARCH       debootstrap architecture (default: the host's)
-#   PI_USER       login user with passwordless sudo, like Raspberry Pi OS's 'pi' (default: pi)
+#   PI_USER       the first user, like Raspberry Pi OS's 'pi' (default: pi)
+#   PI_PASSWORD   that user's password, which sudo asks for (default: raspberry); set at create
 #   PI_NET_PREFIX first two octets of the per-instance /30 (default: 10.213)
 #   PI_QUIET      1: only warnings and errors on stderr
 set -euo pipefail
@@ -35,13 +42,16 @@ host_mirror() {
     awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null
 }
 MIRROR=${PI_MIRROR:-$(host_mirror)}
-SUITE=${PI_SUITE:-bookworm}
+SUITE=${PI_SUITE:-trixie}
 ARCH=${PI_ARCH:-$(dpkg --print-architecture)}
 PI_USER=${PI_USER:-pi}
+# Raspberry Pi OS's first user is in these groups (pi-gen); Debian lacks gpio, i2c and spi,
+# and a minbase netdev: the image adds them as system groups. adm reads the journal.
+PI_GROUPS="adm dialout cdrom sudo audio video plugdev games users input render netdev gpio i2c spi"
 NET_PREFIX=${PI_NET_PREFIX:-10.213}
 PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,python3,python3-apt,python3-venv,openssh-server,sudo,iproute2
 # Bump IMAGE_REV whenever PACKAGES or the customisation below changes: it is part of the cache key.
-IMAGE_REV=1
+IMAGE_REV=2
 BASE_TARBALL="$CACHE_DIR/$SUITE-$ARCH-pi-r$IMAGE_REV.tar.zst"
 BASE_DIR="$CACHE_DIR/$SUITE-$ARCH-pi-r$IMAGE_REV.rootfs"
 
@@ -79,11 +89,16 @@ build_image_locked() {
     debootstrap --arch="$ARCH" --variant=minbase --include="$PACKAGES" "$SUITE" "$build" "$MIRROR" >"$CACHE_DIR/debootstrap.log" 2>&1 \
         || { tail -30 "$CACHE_DIR/debootstrap.log" >&2; rm -rf "$build"; die "debootstrap failed"; }
     log "debootstrap took $((SECONDS - t0))s"
-    # Raspberry Pi OS-like login user with passwordless sudo.
-    chroot "$build" useradd --create-home --shell /bin/bash --groups sudo "$PI_USER"
-    echo "$PI_USER ALL=(ALL) NOPASSWD: ALL" >"$build/etc/sudoers.d/010_$PI_USER-nopasswd"
-    chmod 0440 "$build/etc/sudoers.d/010_$PI_USER-nopasswd"
+    # Raspberry Pi OS's first user, as Imager makes it today: the first user's groups, and
+    # sudo through the sudo group only, so it asks for the password (set at create).
+    local g
+    for g in $PI_GROUPS; do
+        chroot "$build" getent group "$g" >/dev/null || chroot "$build" groupadd --system "$g"
+    done
+    chroot "$build" useradd --create-home --shell /bin/bash --groups "${PI_GROUPS// /,}" "$PI_USER"
     install -d -m 0700 -o 1000 -g 1000 "$build/home/$PI_USER/.ssh"
+    # Host keys are made per instance at create, as a card makes its own at first boot.
+    rm -f "$build"/etc/ssh/ssh_host_*
     # Every instance gets its own machine-id at first boot.
     : >"$build/etc/machine-id"
     rm -f "$build/var/lib/dbus/machine-id"
@@ -105,6 +120,33 @@ unpack_base_locked() {
     mv -T "$BASE_DIR.tmp" "$BASE_DIR"
 }
 
+route_sync_locked() {
+    # The unreachable route for the whole test range exists exactly while an instance does:
+    # a directory under WORK_DIR (booting, running or dead), or a host address in the range
+    # (an instance of another WORK_DIR). Idempotent.
+    local d
+    for d in "$WORK_DIR"/*/; do
+        if [ -d "$d" ]; then
+            ip route replace unreachable "$NET_PREFIX.0.0/16"
+            return 0
+        fi
+    done
+    if [ -n "$(ip -4 -o addr show to "$NET_PREFIX.0.0/16")" ]; then
+        ip route replace unreachable "$NET_PREFIX.0.0/16"
+    else
+        ip route del unreachable "$NET_PREFIX.0.0/16" 2>/dev/null || true
+    fi
+}
+
+with_route_lock() {
+    # Instance directories and the route change together, between concurrent creates and
+    # destroys (of any WORK_DIR: the lock is the host's).
+    exec 8>/run/lock/pi-nspawn-route.lock
+    flock 8
+    "$@"
+    flock -u 8
+}
+
 nspawn_pid() { cat "$WORK_DIR/$1/nspawn.pid" 2>/dev/null; }
 is_running() { local p; p=$(nspawn_pid "$1") && [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
 
@@ -117,7 +159,7 @@ leader_pid() {
 
 check_args() {
     local name=$1 index=$2
-    [[ $name =~ ^[a-z0-9][a-z0-9-]{0,11}$ ]] || die "instance name '$name': 1-12 of [a-z0-9-] (host interface names are cut at 15)"
+    [[ $name =~ ^[a-z0-9][a-z0-9-]{0,39}$ ]] || die "instance name '$name': 1-40 of [a-z0-9-]"
     if ! [[ $index =~ ^[0-9]+$ ]] || [ "$index" -lt 1 ] || [ "$index" -gt 254 ]; then die "index '$index': 1..254"; fi
     local other
     for other in "$WORK_DIR"/*/index; do
@@ -133,18 +175,20 @@ create() {
     [ $# -eq 3 ] || die "usage: create NAME INDEX PUBKEY"
     local name=$1 index=$2 pubkey=$3
     local dir="$WORK_DIR/$name" root="$WORK_DIR/$name/rootfs" netns="pi-$name"
-    local host_if="pi-$name" addr_host="$NET_PREFIX.$index.1" addr_inst="$NET_PREFIX.$index.2"
+    local host_if="pi-h$index" addr_host="$NET_PREFIX.$index.1" addr_inst="$NET_PREFIX.$index.2"
     check_args "$name" "$index"
     [ -r "$pubkey" ] || die "public key $pubkey not readable"
     with_lock build_image_locked
     with_lock unpack_base_locked
     if [ -e "$dir" ] || ip netns list | grep -q "^$netns\b"; then destroy "$name"; fi
-    mkdir -p "$root" "$dir/upper" "$dir/ovl-work"
-    echo "$index" >"$dir/index"
+    with_route_lock new_instance_dir_locked "$dir" "$index"
     mount -t overlay "pi-$name" -o "lowerdir=$BASE_DIR,upperdir=$dir/upper,workdir=$dir/ovl-work" "$root"
     echo "$name" >"$root/etc/hostname"
     printf '127.0.0.1\tlocalhost\n127.0.1.1\t%s\n::1\tlocalhost ip6-localhost ip6-loopback\n' "$name" >"$root/etc/hosts"
     install -m 0600 -o 1000 -g 1000 "$pubkey" "$root/home/$PI_USER/.ssh/authorized_keys"
+    ssh-keygen -q -A -f "$root" >/dev/null   # this instance's own host keys (rsa, ecdsa, ed25519)
+    # The password lives as a hash in the instance's /etc/shadow; not on a command line.
+    printf '%s:%s\n' "$PI_USER" "${PI_PASSWORD:-raspberry}" | chroot "$root" chpasswd
 
     log "$name: network namespace $netns, host $addr_host <-> instance $addr_inst"
     ip netns add "$netns"
@@ -229,6 +273,7 @@ destroy() {
     [ -f "$dir/console.log" ] && cp "$dir/console.log" "$WORK_DIR/$name.last-console.log"
     if mountpoint -q "$dir/rootfs" 2>/dev/null; then umount "$dir/rootfs" 2>/dev/null || umount -l "$dir/rootfs"; fi
     [ -e "$dir" ] && rm -rf --one-file-system "$dir"
+    with_route_lock route_sync_locked
     log "$name: destroyed"
 }
 
@@ -255,6 +300,13 @@ sweep() {
     for ns in $(ip netns list | awk '$1 ~ /^pi-/ {print $1}'); do
         [ -d "$WORK_DIR/${ns#pi-}" ] || { log "$ns: stale network namespace, removing"; ip netns del "$ns" || true; }
     done
+    with_route_lock route_sync_locked
+}
+
+new_instance_dir_locked() {
+    mkdir -p "$1/rootfs" "$1/upper" "$1/ovl-work"
+    echo "$2" >"$1/index"
+    route_sync_locked
 }
 
 cmd=${1:-}; shift || true

@@ -4,18 +4,24 @@
 #             ruff + mypy --strict (updater, fakes), ruff (Molecule and role tests),
 #             and the shell scripts through shellcheck
 #   unit      the fakes' tests, the role's spec test, the updater's tests (Python 3.11 and 3.13),
-#             the role on ansible-core 2.14 and 2.21 (scripts/controller-matrix.sh)
-#   molecule  every Molecule scenario on a booted Debian "Pi" (default, reprovision, check, absent)
+#             the emulated Pi 1 (scripts/pi1.sh), the role on ansible-core 2.14 and 2.21
+#             (scripts/controller-matrix.sh)
+#   molecule  every Molecule scenario (default, reprovision, check, absent, preflight) on a
+#             booted Debian "Pi" of each suite (bookworm, trixie): the matrix, PI_JOBS runs at once
 #
-#   scripts/test.sh                 everything
-#   scripts/test.sh lint unit       some groups
-#   scripts/test.sh molecule:check  one scenario
+#   scripts/test.sh                          everything
+#   scripts/test.sh lint unit                some groups
+#   scripts/test.sh molecule:check           one scenario, both suites
+#   scripts/test.sh molecule:check:trixie    one scenario, one suite
 #
+# PI_JOBS: Molecule runs at once (default 2: the two suites of a scenario side by side).
 # Every step runs even when an earlier one failed; the exit code is 1 if any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-SCENARIOS=(default reprovision check absent)
+SCENARIOS=(default reprovision check absent preflight)
+SUITES=(bookworm trixie)      # Raspberry Pi OS 12 for existing Pis, 13 as flashed today
+PI_JOBS=${PI_JOBS:-2}
 
 [ "${SKIP_BOOTSTRAP:-0}" = 1 ] || scripts/bootstrap.sh
 export PATH="$root/.venv/bin:$PATH"
@@ -24,13 +30,15 @@ UPY=$root/updater/.venv/bin/python
 
 # An interrupted run must not leave a scenario's "Pi" running.
 ran_molecule=0
-trap '[ $ran_molecule = 0 ] || PI_QUIET=1 scripts/pi-nspawn.sh sweep ddns-default ddns-reprov ddns-check ddns-absent || true' EXIT
+instances=()
+for s in "${SCENARIOS[@]}"; do for v in "${SUITES[@]}"; do instances+=("$s-$v"); done; done
+trap '[ $ran_molecule = 0 ] || PI_QUIET=1 scripts/pi-nspawn.sh sweep "${instances[@]}" || true' EXIT
 
 passed=() failed=()
 t_all=$SECONDS
 step() {
     # step NAME CMD...: run one step, streaming its output, and record the result.
-    local name=$1 t0=$SECONDS rc=0; shift
+    local name=$1 t0=${STEP_T0:-$SECONDS} rc=0; shift
     printf '\n==> test: %s\n' "$name"
     "$@" || rc=$?
     if [ "$rc" = 0 ]; then
@@ -67,14 +75,44 @@ pytest_in() {
     "$py" -m pytest -p no:cacheprovider -q -ra "$@" "$dir"
 }
 scenario() {
-    local s=$1
+    # scenario NAME SUITE: one Molecule scenario on one suite. Each run has its own ephemeral
+    # directory (state, key, known_hosts, the fake's files), so both suites can run at once.
+    local s=$1 suite=$2
     ran_molecule=1
-    scripts/pi-nspawn.sh sweep      # dead instances left by an aborted run
+    export PI_SUITE=$suite
+    export MOLECULE_EPHEMERAL_DIRECTORY=$HOME/.ansible/tmp/molecule.pi-ddns.${root##*/}.$s-$suite
     # The shared settings, explicitly: molecule finds them by itself only inside a git checkout.
     local base=(--base-config "$root/.config/molecule/config.yml")
-    molecule "${base[@]}" reset -s "$s" >/dev/null 2>&1 || true   # stale ~/.ansible/tmp/molecule.* state
+    molecule "${base[@]}" reset -s "$s" >/dev/null 2>&1 || true   # stale state of an aborted run
     # A crash inside molecule can skip its own destroy step: make sure the "Pi" and its fake go.
     molecule "${base[@]}" test -s "$s" || { local rc=$?; molecule "${base[@]}" destroy -s "$s" >/dev/null 2>&1; return $rc; }
+}
+matrix() {
+    # matrix SCENARIO:SUITE...: the runs, PI_JOBS at once; each run's output is printed whole
+    # when it ends (so parallel logs do not interleave) and counts as one step.
+    local -A names=() starts=()
+    local job done_pid rc log dir
+    dir=$(mktemp -d /tmp/pi-ddns-matrix.XXXXXX)
+    ran_molecule=1
+    scripts/pi-nspawn.sh sweep      # dead instances left by an aborted run
+    printf '\n==> test: molecule matrix: %s (%s at once)\n' "$*" "$PI_JOBS"
+    for job in "$@" ""; do
+        while [ ${#names[@]} -ge "$PI_JOBS" ] || { [ -z "$job" ] && [ ${#names[@]} -gt 0 ]; }; do
+            rc=0; wait -n -p done_pid "${!names[@]}" || rc=$?
+            log="$dir/${names[$done_pid]/:/-}.log"
+            STEP_T0=${starts[$done_pid]} step "molecule ${names[$done_pid]/:/ on }" finished "$log" "$rc"
+            unset "names[$done_pid]" "starts[$done_pid]"
+        done
+        [ -n "$job" ] || break
+        scenario "${job%%:*}" "${job#*:}" >"$dir/${job/:/-}.log" 2>&1 &
+        names[$!]=$job; starts[$!]=$SECONDS
+    done
+    rm -rf "$dir"
+}
+finished() {
+    # finished LOG RC: a background run's output, then its exit code.
+    cat "$1"
+    return "$2"
 }
 
 groups=("$@")
@@ -98,12 +136,18 @@ for g in "${groups[@]}"; do
             step "ansible-core 2.14 and 2.21 x bookworm and trixie (site.yml, idempotence, record)" scripts/controller-matrix.sh
             ;;
         molecule)
-            for s in "${SCENARIOS[@]}"; do step "molecule $s" scenario "$s"; done
+            runs=()
+            for s in "${SCENARIOS[@]}"; do for v in "${SUITES[@]}"; do runs+=("$s:$v"); done; done
+            matrix "${runs[@]}"
+            ;;
+        molecule:*:*)
+            g=${g#molecule:}; matrix "$g"
             ;;
         molecule:*)
-            step "molecule ${g#molecule:}" scenario "${g#molecule:}"
+            runs=(); for v in "${SUITES[@]}"; do runs+=("${g#molecule:}:$v"); done
+            matrix "${runs[@]}"
             ;;
-        *) echo "unknown group $g (lint, unit, molecule, molecule:SCENARIO)" >&2; exit 2 ;;
+        *) echo "unknown group $g (lint, unit, molecule, molecule:SCENARIO[:SUITE])" >&2; exit 2 ;;
     esac
 done
 

@@ -20,6 +20,8 @@ import yaml
 
 SHARED = pathlib.Path(__file__).resolve().parent
 SETTINGS: dict[str, Any] = yaml.safe_load((SHARED / "vars.yml").read_text())
+VAULT = SHARED / "inventory" / "group_vars" / "ddns" / "vault.yml"
+VAULT_PASSWORD = SHARED / "vault-password"
 ZONE = SETTINGS["fake_zone"]
 RECORD = SETTINGS["fake_record"]
 TOKEN = SETTINGS["fake_token"]
@@ -88,8 +90,42 @@ def fake(host: Any) -> Fake:
     return fake_for(host)
 
 
+def become_password() -> str:
+    """pi's sudo password, decrypted from the scenarios' vault as Ansible does."""
+    from ansible.constants import DEFAULT_VAULT_ID_MATCH
+    from ansible.parsing.vault import VaultLib, VaultSecret
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!vault", lambda loader, node: loader.construct_scalar(node))  # type: ignore[arg-type]
+    data = yaml.load(VAULT.read_text(), Loader=Loader)  # noqa: S506 - SafeLoader plus one tag
+    vault = VaultLib([(DEFAULT_VAULT_ID_MATCH, VaultSecret(VAULT_PASSWORD.read_bytes().strip()))])
+    return vault.decrypt(data["vault_ansible_become_password"]).decode()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sudo_with_the_password(host: Any) -> None:
+    """Make testinfra's `host.sudo()` type pi's password, as a user's sudo does: the
+    instances have no passwordless sudo (a card flashed today). The password goes to
+    `sudo -S` on stdin, through the remote shell's printf. Before any `host.sudo()` is
+    entered: the context captures the backend's sudo command when it starts."""
+    backend = host.backend
+    if getattr(backend, "pi_password_sudo", False):
+        return
+    password = become_password()
+
+    def get_sudo_command(command: str, sudo_user: str | None) -> str:
+        user = "" if sudo_user is None else backend.quote("-u %s ", sudo_user)
+        return str(backend.quote("printf '%%s\\n' %s | sudo -S -p '' " + user.replace("%", "%%")
+                                 + "/bin/sh -c %s", password, command))
+
+    backend.get_sudo_command = get_sudo_command
+    backend.pi_password_sudo = True
+
+
 @pytest.fixture(scope="module")
-def sudo_host(host: Any) -> Iterator[Any]:
+def sudo_host(host: Any, sudo_with_the_password: None) -> Iterator[Any]:
     """The host with every command run through sudo (paths under 0700/0750 dirs)."""
     with host.sudo():
         yield host

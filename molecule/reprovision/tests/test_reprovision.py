@@ -48,3 +48,9 @@ def test_fresh_instance_has_its_own_state(sudo_host: Any) -> None:
     assert sudo_host.file("/var/lib/pi-ddns/state.json").exists
 
 
+def test_new_card_had_new_host_keys_and_the_runbook_step_let_the_play_in(host: Any) -> None:
+    """side_effect.yml: the first login to the fresh instance was refused on its changed host
+    key, and the play ran again only after the runbook's `ssh-keygen -R`."""
+    name = host.backend.get_hostname()
+    refused = (ephemeral_dir() / f"host-key-changed-{name}.txt").read_text()
+    assert "REMOTE HOST IDENTIFICATION HAS CHANGED" in refused
