@@ -102,6 +102,7 @@ ddns_zone: example.com
 ddns_records: [$RECORD]
 ddns_cloudflare_api_token: test-token-0123456789abcdef   # the fake's; a real one lives in a vault
 ddns_cloudflare_api_url: $FAKE/client/v4
+ddns_cloudflare_allow_http: true   # the fake speaks plain http on the lab link
 ddns_ipv4_sources:
   - {type: trace, url: "$FAKE/cdn-cgi/trace"}
   - {type: http, url: "$FAKE/ip"}
