@@ -119,4 +119,6 @@ for pair in "${all[@]}"; do
     PI_SUITE=${pair#*:} PI_QUIET=1 scripts/pi-nspawn.sh image
 done
 # One turn at the lock for all pairs: 4 boots, one after the other, 55-80 s each (4.5 min).
+# PI_LOCK_HELD=1: the caller already holds it (a child's own flock would wait on it forever).
+[ "${PI_LOCK_HELD:-0}" = 1 ] && exec "$0" --pairs "${all[@]}"
 exec flock "$LOCK" "$0" --pairs "${all[@]}"
