@@ -51,8 +51,9 @@ def source_name(label: str) -> str:
 
 
 def escape_label(value: str) -> str:
-    """A label value as the exposition format writes it: \\ " and newline escaped."""
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    """A label value as the exposition format writes it: \\ " and newline escaped, after
+    report.safe (one printable line, no secret)."""
+    return report.safe(value, 200).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
 def previous(path: Path) -> dict[str, float]:
