@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.notify import NotifyReceiver
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import IP1, IP2, NAME, TOKEN, Env
-from fakes.notify import NotifyReceiver
 from pi_ddns import __version__
 from pi_ddns.errors import EX_CONFIG, EX_UNAVAILABLE
 
