@@ -86,13 +86,13 @@ def render(run: Run, before: dict[str, float]) -> str:
         out.append(f"# TYPE {full} {kind}")
         out.extend(f"{full}{labels} {_fmt(value)}" for labels, value in samples)
 
-    metric("last_run_timestamp_seconds", "gauge", "When the last update run ended.",
+    metric("last_run_timestamp_seconds", "gauge", "When the last update run started (Unix time).",
            [("", round(run.now, 3))])
     success = run.now if run.exit_code == 0 else before.get(
         "pi_ddns_last_success_timestamp_seconds")
     if success is not None:
         metric("last_success_timestamp_seconds", "gauge",
-               "When the last successful update run ended (since boot).", [("", round(success, 3))])
+               "When the last successful update run started (since boot).", [("", round(success, 3))])
     metric("last_exit_code", "gauge", "Exit code of the last update run (0 success, sysexits).",
            [("", run.exit_code)])
     metric("last_run_duration_seconds", "gauge", "How long the last update run took.",
