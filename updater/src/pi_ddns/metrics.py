@@ -92,7 +92,8 @@ def render(run: Run, before: dict[str, float]) -> str:
         "pi_ddns_last_success_timestamp_seconds")
     if success is not None:
         metric("last_success_timestamp_seconds", "gauge",
-               "When the last successful update run started (since boot).", [("", round(success, 3))])
+               "When the last successful update run started (since boot).",
+               [("", round(success, 3))])
     metric("last_exit_code", "gauge", "Exit code of the last update run (0 success, sysexits).",
            [("", run.exit_code)])
     metric("last_run_duration_seconds", "gauge", "How long the last update run took.",

@@ -180,10 +180,13 @@ def _announce(run: _Run) -> None:
     event = _event(previous, code, bool(run.changes), cfg.notify.events)
     if event is None:
         return
-    from pi_ddns import notify
+    try:
+        from pi_ddns import notify
 
-    notify.send(cfg, notify.Message(event, code, message, run.changes, state.iso(run.now)),
-                run.deadline)
+        notify.send(cfg, notify.Message(event, code, message, run.changes, state.iso(run.now)),
+                    run.deadline)
+    except Exception as e:  # noqa: BLE001 - a notification never changes the run's outcome
+        report.warning(f"notification: {type(e).__name__}; the update is not affected")
 
 
 def _sync(run: _Run, token: str, force: bool) -> str:
