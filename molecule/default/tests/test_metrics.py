@@ -4,8 +4,9 @@ service, readable by node_exporter, and served by a real node_exporter from Debi
 The node_exporter check needs the package file on the controller (tests never fetch from the
 network): `apt-get download prometheus-node-exporter` (the instance's architecture), then
 `PI_DDNS_NODE_EXPORTER_DEB=$PWD/prometheus-node-exporter_*.deb`. Without it, that test is
-skipped. The binary is unpacked in the instance (`dpkg -x`, no install) and run as a transient
-unit on 127.0.0.1 of the instance, with only the textfile collector.
+skipped. The binary is unpacked in the instance (`dpkg -x` into /opt, no install: a
+DynamicUser= unit has a private /tmp) and run as a transient unit on 127.0.0.1 of the instance,
+with only the textfile collector.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 DIR = "/run/pi-ddns/metrics"
 PROM = f"{DIR}/pi_ddns.prom"
 DEB = os.environ.get("PI_DDNS_NODE_EXPORTER_DEB", "")
+UNPACKED = "/opt/pi-ddns-node-exporter-test"
 PORT = 9109
 
 
@@ -48,11 +50,11 @@ def test_node_exporter_serves_the_series(host: Any) -> None:
     host.ansible("copy", f"src={DEB} dest=/tmp/node-exporter.deb mode=0644",
                  become=True, check=False)
     with host.sudo():
-        host.run_test("rm -rf /tmp/ne && dpkg -x /tmp/node-exporter.deb /tmp/ne")
+        host.run_test(f"rm -rf {UNPACKED} && dpkg -x /tmp/node-exporter.deb {UNPACKED}")
         host.run("systemctl stop pi-ddns-ne-test.service")
         host.run_test(
             "systemd-run --unit=pi-ddns-ne-test -p DynamicUser=yes "
-            "/tmp/ne/usr/bin/prometheus-node-exporter --collector.disable-defaults "
+            f"{UNPACKED}/usr/bin/prometheus-node-exporter --collector.disable-defaults "
             f"--collector.textfile --collector.textfile.directory={DIR} "
             f"--web.listen-address=127.0.0.1:{PORT}")
     try:
@@ -64,6 +66,9 @@ def test_node_exporter_serves_the_series(host: Any) -> None:
                 break
             time.sleep(0.2)
         lines = served.stdout.splitlines()
+        if not lines:
+            with host.sudo():
+                print(host.run("journalctl -u pi-ddns-ne-test.service -n 30 --no-pager").stdout)
         assert "node_textfile_scrape_error 0" in lines
         assert "pi_ddns_last_exit_code 0" in lines
         assert any(ln.startswith("pi_ddns_changes_total ") for ln in lines)
@@ -71,3 +76,4 @@ def test_node_exporter_serves_the_series(host: Any) -> None:
     finally:
         with host.sudo():
             host.run("systemctl stop pi-ddns-ne-test.service")
+            host.run(f"rm -rf {UNPACKED} /tmp/node-exporter.deb")
