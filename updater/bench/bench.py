@@ -208,17 +208,27 @@ def main() -> int:
             Case("no change, warm cache")
         https = Https(bench)
         tls = Case("no change, warm cache, HTTPS trace source")
+        # The same run writing the Prometheus textfile (metrics_dir, issue 12)
+        (Path(tmp) / "metrics").mkdir()
+        prom = Case("no change, warm cache, metrics textfile")
+        prom_config = Path(tmp) / "config-metrics.toml"
+        prom_config.write_text(bench.config.read_text().replace(
+            "\n\n[cloudflare]", f'\nmetrics_dir = "{tmp}/metrics"\n\n[cloudflare]'))
+        prom_argv = [*command(), "--config", str(prom_config), "update"]
         for _ in range(runs):  # side by side, same machine load
             base.samples.append(run(BASELINE, None, bench.env))
             hot.samples.append(bench.update())
             if https.ok:
                 tls.samples.append(https.update())
+            prom.samples.append(run(prom_argv, fake, bench.env))
         base.modules, _ = imports(BASELINE, bench.env)
         hot.modules, hot.sdk = imports(bench.argv, bench.env)
         cases += [base, hot]
         if https.ok:
             tls.modules, tls.sdk = imports(https.argv, https.env)
             cases.append(tls)
+        prom.modules, prom.sdk = imports(prom_argv, bench.env)
+        cases.append(prom)
         https.stop()
         cases.append(bench.case("IP changed, warm cache", runs, bench.flip_ip))
         cases.append(bench.case("cold cache, record exists",
@@ -241,6 +251,7 @@ def report(cases: list[Case], runs: int) -> int:
     targets: dict[str, Callable[[Case], tuple[bool, str]]] = {
         "no change, warm cache": no_change,
         "no change, warm cache, HTTPS trace source": no_change,
+        "no change, warm cache, metrics textfile": no_change,
         # the name is listed before the write: a cached id is never PATCHed blindly
         "IP changed, warm cache": lambda c: (max(s.api for s in c.samples) == 2,
                                              "exactly 2 API requests (list, PATCH)"),

@@ -84,7 +84,8 @@ def test_choices_hold_the_default(name: str) -> None:
 
 
 def test_only_the_token_is_secret() -> None:
-    assert [k for k, v in OPTIONS.items() if v.get("no_log")] == ["ddns_cloudflare_api_token"]
+    assert [k for k, v in OPTIONS.items() if v.get("no_log")] == [
+        "ddns_cloudflare_api_token", "ddns_notify_ntfy_token"]
 
 
 SPEC_TYPES: dict[str, type | tuple[type, ...]] = {

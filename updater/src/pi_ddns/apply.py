@@ -72,6 +72,8 @@ class CloudflareApi:
         from pi_ddns.httpclient import tls_context
 
         http = cloudflare.DefaultHttpxClient(trust_env=False, verify=tls_context())
+        self.requests = 0  # HTTP requests sent, the SDK's retries included (for the metrics)
+        http.event_hooks = {"request": [self._count], "response": []}
         self._client = cloudflare.Cloudflare(
             api_token=token, base_url=api_url, timeout=timeout, max_retries=retries,
             http_client=http,
@@ -79,6 +81,9 @@ class CloudflareApi:
         # A retried POST after a timeout can create a duplicate: creates are never retried by
         # the SDK; the next run lists and adopts what the lost answer created.
         self._create_client = self._client.with_options(max_retries=0)
+
+    def _count(self, _request: object) -> None:
+        self.requests += 1
 
     def close(self) -> None:
         self._client.close()

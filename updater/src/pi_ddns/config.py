@@ -107,6 +107,27 @@ class Cloudflare(NamedTuple):
     allow_http: bool = False  # an http:// api_url to a host other than loopback
 
 
+EVENTS = ("change", "failure", "recovery")
+
+
+class Notify(NamedTuple):
+    """[notify]: where change, failure and recovery notifications go (none by default)."""
+
+    webhook_url: str | None = None
+    ntfy_url: str | None = None
+    ntfy_token_file: Path | None = None
+    kuma_url: str | None = None
+    timeout: float = 5.0  # the cap per notification; also bounded by what run_timeout leaves
+    events: tuple[str, ...] = EVENTS
+
+    @property
+    def channels(self) -> tuple[tuple[str, str], ...]:
+        """(channel, URL) of each configured channel, in the order they are sent."""
+        return tuple((name, url) for name, url in (("webhook", self.webhook_url),
+                                                   ("ntfy", self.ntfy_url),
+                                                   ("kuma", self.kuma_url)) if url)
+
+
 class Config(NamedTuple):
     path: Path
     zone: str
@@ -125,11 +146,16 @@ class Config(NamedTuple):
     token: str | None = None  # never printed: see __repr__
     token_origin: str | None = None  # where the token came from, for messages
     run_timeout: float = 240.0  # the whole update run's budget, below the unit's TimeoutStartSec
+    notify: Notify = Notify()
+    metrics_dir: Path | None = None  # node_exporter textfile directory (tmpfs); None: no metrics
+    ntfy_token: str | None = None  # never printed, like token
+    ntfy_token_origin: str | None = None
 
     def __repr__(self) -> str:
         shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True)
-                          if k != "token")
-        return f"Config({shown}, token={'<hidden>' if self.token else None})"
+                          if k not in ("token", "ntfy_token"))
+        return (f"Config({shown}, token={'<hidden>' if self.token else None}, "
+                f"ntfy_token={'<hidden>' if self.ntfy_token else None})")
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -404,7 +430,47 @@ def _family(top: _Table, version: int) -> Family:
                   tuple(sources))
 
 
-def parse(text: str, file: Path) -> Config:
+def _notify(top: _Table) -> Notify:
+    t = top.table("notify")
+    urls = {}
+    for key in ("webhook_url", "ntfy_url", "kuma_url"):
+        value = t.opt_text(key)
+        urls[key] = _url(t, key, value) if value is not None else None
+    kuma = urls["kuma_url"]
+    # healthcheck.is_kuma's rule, without importing the HTTP client on every timer run
+    segments = urlsplit(kuma or "").path.split("/")
+    if kuma is not None and not any(segments[i:i + 2] == ["api", "push"] and segments[i + 2:i + 3]
+                                    not in ([], [""]) for i in range(len(segments))):
+        raise t.error("kuma_url", "is not an Uptime Kuma push URL (.../api/push/<token>)")
+    token_text = t.opt_text("ntfy_token_file")
+    token_file = _path(t, "ntfy_token_file", token_text, "token file") if token_text else None
+    if token_file is not None and urls["ntfy_url"] is None:
+        raise t.error("ntfy_token_file", "is set but ntfy_url is not")
+    timeout = t.num("timeout", 5.0, 0.1, 30.0)
+    raw = t.raw("events")
+    events: tuple[str, ...] = EVENTS
+    if raw is not None:
+        if not isinstance(raw, list) or not all(isinstance(e, str) for e in raw):
+            raise t.error("events", "must be an array of strings")
+        for event in raw:
+            if event not in EVENTS:
+                raise t.error("events", f"unknown event {event!r}; use change, failure or "
+                              "recovery")
+        events = tuple(e for e in EVENTS if e in raw)
+    t.done()
+    return Notify(urls["webhook_url"], urls["ntfy_url"], token_file, kuma, timeout, events)
+
+
+def _metrics_dir(top: _Table) -> Path | None:
+    text = top.opt_text("metrics_dir")
+    if text is None:
+        return None
+    if not text.startswith("/"):
+        raise top.error("metrics_dir", f"{text!r} is not an absolute path")
+    return _path(top, "metrics_dir", text, "directory")
+
+
+def parse(text: str, file: Path) -> Config:  # noqa: PLR0915 - one key after another
     """Validate the TOML text of `file` (no token lookup)."""
     try:
         data = tomllib.loads(text)
@@ -461,10 +527,12 @@ def parse(text: str, file: Path) -> Config:
     ipv4, ipv6 = _family(top, 4), _family(top, 6)
     if not (ipv4.enabled or ipv6.enabled):
         raise top.error("ipv4.enabled", "ipv4 and ipv6 are both disabled; enable at least one")
+    notify, metrics_dir = _notify(top), _metrics_dir(top)
     top.done()
     return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
                   max_cache_age, token_file, healthcheck,
-                  cloudflare, ipv4, ipv6, run_timeout=run_timeout)
+                  cloudflare, ipv4, ipv6, run_timeout=run_timeout, notify=notify,
+                  metrics_dir=metrics_dir)
 
 
 def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
@@ -483,4 +551,14 @@ def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
                        "network unencrypted")
     env = os.environ if environ is None else environ
     token, origin = credential.find(config.token_file, env)
-    return config._replace(token=token, token_origin=origin)
+    config = config._replace(token=token, token_origin=origin)
+    if config.notify.ntfy_url:
+        ntfy, ntfy_origin = credential.find(config.notify.ntfy_token_file, env,
+                                            name=credential.NTFY_CREDENTIAL, env_var=None)
+        report.hide(ntfy)  # from here on, no log line or notification can hold it
+        ntfy_url = urlsplit(config.notify.ntfy_url)
+        if ntfy and ntfy_url.scheme == "http" and not _is_loopback(ntfy_url.hostname or ""):
+            raise ConfigError(f"{file}: notify.ntfy_url: is http:// and would send the ntfy "
+                              "token unencrypted; use https://")
+        config = config._replace(ntfy_token=ntfy, ntfy_token_origin=ntfy_origin)
+    return config

@@ -20,16 +20,19 @@ if TYPE_CHECKING:
 
 TOKEN_CREDENTIAL = "cloudflare-token"
 TOKEN_ENV = "CLOUDFLARE_API_TOKEN"
+NTFY_CREDENTIAL = "ntfy-token"  # the ntfy access token: credential or [notify] ntfy_token_file
 MAX_TOKEN_FILE = 4096  # bytes; a token is 40 characters
 _ENV_LINE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
-def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+def find(token_file: Path | None, env: Mapping[str, str], *, name: str = TOKEN_CREDENTIAL,
+         env_var: str | None = TOKEN_ENV) -> tuple[str | None, str | None]:
     """The token and where it came from, in the documented order; (None, None) if absent;
-    (None, path) if the first file found is not readable by this user."""
+    (None, path) if the first file found is not readable by this user. `name` and `env_var`:
+    the credential's name and environment variable (the ntfy token has none)."""
     candidates: list[Path] = []
     if env.get("CREDENTIALS_DIRECTORY"):
-        candidates.append(Path(env["CREDENTIALS_DIRECTORY"]) / TOKEN_CREDENTIAL)
+        candidates.append(Path(env["CREDENTIALS_DIRECTORY"]) / name)
     if token_file is not None:
         candidates.append(token_file)
     for path in candidates:
@@ -50,9 +53,9 @@ def find(token_file: Path | None, env: Mapping[str, str]) -> tuple[str | None, s
             report.warning(f"{path}: the token file is readable by group or others; "
                            "chmod 0600 it")
         return check(raw, str(path)), str(path)
-    if env.get(TOKEN_ENV) is not None:
-        origin = f"${TOKEN_ENV}"
-        return check(env[TOKEN_ENV].encode("utf-8", "replace"), origin), origin
+    if env_var is not None and env.get(env_var) is not None:
+        origin = f"${env_var}"
+        return check(env[env_var].encode("utf-8", "replace"), origin), origin
     return None, None
 
 

@@ -60,12 +60,13 @@ class _Want(NamedTuple):
 
 def request(method: str, url: str, timeout: float, *, body: bytes | None = None,
             content_type: str = "text/plain", head_only: bool = False,
-            max_body: int = MAX_BODY) -> Response:
+            max_body: int = MAX_BODY, headers: tuple[tuple[str, str], ...] = ()) -> Response:
     """Send one request (Connection: close) and return the strictly parsed answer.
 
     `head_only`: return once the status line and headers are in (the body is not read and not
     checked): for answers whose body does not matter. The whole exchange, connect and TLS
-    included, has one deadline of `timeout` seconds.
+    included, has one deadline of `timeout` seconds. `headers`: extra (name, value) pairs,
+    printable ASCII only (a notification's Title, an Authorization); never in a message.
     """
     deadline = time.monotonic() + timeout
     parts = urlsplit(url)
@@ -82,6 +83,7 @@ def request(method: str, url: str, timeout: float, *, body: bytes | None = None,
              "Accept-Encoding: identity", "Connection: close"]
     if body is not None:
         lines += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    lines += _extra(headers)
     try:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
     except UnicodeEncodeError:
@@ -105,6 +107,18 @@ def request(method: str, url: str, timeout: float, *, body: bytes | None = None,
         raise HttpError(oserror(e)) from None
     finally:
         sock.close()
+
+
+def _extra(headers: tuple[tuple[str, str], ...]) -> list[str]:
+    """Extra header lines, each checked (no CR/LF can split the request); the value is never
+    named in the error: it may be a token."""
+    lines = []
+    for name, value in headers:
+        line = f"{name}: {value}"
+        if not line.isascii() or not _HEADER.match(line.encode("ascii")):
+            raise HttpError(f"header {name[:40]!r} is not printable ASCII")
+        lines.append(line)
+    return lines
 
 
 def _left(deadline: float, timeout: float) -> float:

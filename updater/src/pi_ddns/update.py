@@ -20,6 +20,8 @@ from pi_ddns.detect import Detected, detect
 from pi_ddns.errors import ConflictError, DdnsError, DetectionError, RunDeadline, ZoneGone
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pi_ddns.apply import CloudflareApi
     from pi_ddns.decide import Record, Wanted, ZoneId
 
@@ -42,6 +44,12 @@ class _Run:
         self.wrong: list[str] = []  # writes that landed on another record (restored)
         self.save_failed = False
         self.snapshot = state.to_json(st)
+        self.started = time.monotonic()
+        # For the notifications and metrics (issue 12):
+        self.changes: list[tuple[str, str, str | None, str]] = []  # (type, name, old, new)
+        self.timings: list[tuple[int, str, float]] = []  # (IP version, source, seconds)
+        self.api_requests = 0
+        self.outcome: tuple[int, str, state.LastRun | None] | None = None  # set by _finish
 
     def save(self) -> None:
         if self.dry_run:
@@ -83,6 +91,7 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
     # leave Cloudflare and the cache holding different addresses. A dry run writes nothing.
     lock = None if dry_run else state.lock(cfg.state_file, min(LOCK_WAIT, cfg.run_timeout / 2),
                                            time.sleep)
+    run: _Run | None = None
     try:
         st = state.load(cfg.state_file, cfg.zone)
         run = _Run(cfg, st, now(), dry_run, deadline)
@@ -97,6 +106,8 @@ def update(cfg: Config, *, dry_run: bool, force: bool,
     finally:
         if lock is not None:
             os.close(lock)  # the kernel drops the lock with the fd (or with the process)
+        if run is not None:
+            _announce(run)  # after the lock: a slow endpoint never holds up the next run
     if dry_run:  # the plan, one action a line, for a human to read
         print("\n".join(f"would have {words}" for words in run.done) or "no change")
     report.log(report.NOTICE if run.done else report.INFO, summary)
@@ -116,6 +127,7 @@ def _finish(run: _Run, code: int, message: str) -> None:
         return
     st, last = run.st, run.st.last_run
     message = report.safe(message)
+    run.outcome = (code, message, last)
     # Only changes and failure transitions touch the file: the SD card thanks us.
     if code != 0:
         renew = last is None or (last.exit_code, last.message) != (code, message)
@@ -126,6 +138,55 @@ def _finish(run: _Run, code: int, message: str) -> None:
     if state.to_json(st) != run.snapshot:
         run.save()
     _ping(run.cfg, code, message)
+    if run.cfg.metrics_dir is not None:  # under the lock: each run adds to the last's counters
+        _metrics(run, code, run.cfg.metrics_dir)
+
+
+def _metrics(run: _Run, code: int, directory: Path) -> None:
+    from pi_ddns import metrics
+
+    cfg, ages = run.cfg, []
+    for rtype in (f.rtype for f in cfg.families):
+        for name in cfg.records:
+            cached = run.st.records.get(f"{rtype} {name}")
+            age = state.age(cached.changed_at, run.now) if cached else None
+            if age is not None:
+                ages.append((rtype, name, age))
+    metrics.write(directory, metrics.Run(
+        run.now, time.monotonic() - run.started, code, len(run.changes), run.api_requests,
+        run.timings, ages))
+
+
+def _event(previous: state.LastRun | None, code: int, changed: bool,
+           wanted: tuple[str, ...]) -> str | None:
+    """What a finished run tells: a failure when the last run did not fail with the same code
+    (no repeat every timer run of an outage), a recovery on the first success after a
+    failure, a change when a record's address changed. None: a quiet run."""
+    if code != 0:
+        event = None if previous is not None and previous.exit_code == code else "failure"
+    elif previous is not None and previous.exit_code != 0:
+        event = "recovery" if "recovery" in wanted or not changed else "change"
+    else:
+        event = "change" if changed else None
+    return event if event in wanted else None
+
+
+def _announce(run: _Run) -> None:
+    """The notification of a finished run, if it has one (never on the no-change path)."""
+    cfg = run.cfg
+    if run.outcome is None or not cfg.notify.channels:
+        return
+    code, message, previous = run.outcome
+    event = _event(previous, code, bool(run.changes), cfg.notify.events)
+    if event is None:
+        return
+    try:
+        from pi_ddns import notify
+
+        notify.send(cfg, notify.Message(event, code, message, run.changes, state.iso(run.now)),
+                    run.deadline)
+    except Exception as e:  # noqa: BLE001 - a notification never changes the run's outcome
+        report.warning(f"notification: {type(e).__name__}; the update is not affected")
 
 
 def _sync(run: _Run, token: str, force: bool) -> str:
@@ -134,7 +195,9 @@ def _sync(run: _Run, token: str, force: bool) -> str:
     failures: list[str] = []
     for family in run.cfg.families:
         try:
-            addresses[family.rtype] = detect(family)
+            began = time.monotonic()
+            addresses[family.rtype] = found = detect(family)
+            run.timings.append((family.version, found.source, time.monotonic() - began))
         except DetectionError as e:  # an IPv6 outage must not hold back the A records
             failures.append(str(e))
     if not addresses:
@@ -194,6 +257,7 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
         else:
             _reconcile(run, api, None, want, full=complete)
     finally:
+        run.api_requests += api.requests
         api.close()
     if run.wrong:
         raise ConflictError("; ".join(run.wrong))
@@ -250,6 +314,7 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
         run.remember(w.key, action.record)
         if retried:
             run.done.append(f"found {w.key} {action.record.content} (created by an earlier run)")
+            run.changes.append((w.type, w.name, None, canonical(action.record.content)))
             run.save()
         return
     if run.dry_run:
@@ -294,6 +359,9 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
         raise
     run.remember(w.key, record)
     run.done.append(describe(action))
+    old = None if isinstance(action, Create) else canonical(action.record.content)
+    if old != canonical(record.content):  # a new address, not only a new ttl or comment
+        run.changes.append((w.type, w.name, old, canonical(record.content)))
     run.save()
 
 
