@@ -62,6 +62,17 @@ else
     step "[3/4] updater venv: updater/bootstrap-venv.sh missing, skipped"
 fi
 
+# Debian's node_exporter for the metrics checks: the package file, unpacked here, never installed.
+ne_dir=$HOME/.cache/pi-ddns/node-exporter
+if [ -x "$ne_dir/root/usr/bin/prometheus-node-exporter" ]; then
+    step "[3/4] node_exporter package present"
+elif mkdir -p "$ne_dir" && (cd "$ne_dir" && apt-get download -qq prometheus-node-exporter) >/tmp/pi-ddns-apt.log 2>&1 \
+        && debs=("$ne_dir"/prometheus-node-exporter_*.deb) && dpkg -x "${debs[0]}" "$ne_dir/root"; then
+    step "[3/4] node_exporter package: ${debs[0]##*/}"
+else
+    step "[3/4] node_exporter package: apt-get download failed (its checks will be skipped)"
+fi
+
 if [ "${SKIP_IMAGE:-0}" = 1 ]; then
     step "[4/4] rootfs image skipped (SKIP_IMAGE=1)"
 else

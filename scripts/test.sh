@@ -27,6 +27,13 @@ PI_JOBS=${PI_JOBS:-2}
 export PATH="$root/.venv/bin:$PATH"
 export PY_COLORS=0 ANSIBLE_FORCE_COLOR=0 ANSIBLE_NOCOLOR=1 NO_COLOR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 UPY=$root/updater/.venv/bin/python
+# Debian's node_exporter, unpacked by bootstrap.sh: the metrics checks serve the textfile through it.
+ne_dir=$HOME/.cache/pi-ddns/node-exporter
+if [ -x "$ne_dir/root/usr/bin/prometheus-node-exporter" ]; then
+    export NODE_EXPORTER=$ne_dir/root/usr/bin/prometheus-node-exporter
+    debs=("$ne_dir"/prometheus-node-exporter_*.deb)
+    export PI_DDNS_NODE_EXPORTER_DEB=${debs[0]}
+fi
 
 # An interrupted run must not leave a scenario's "Pi" running.
 ran_molecule=0
