@@ -9,7 +9,7 @@
 #   CPU, peak RSS and wall time of the changed-address and cold-cache runs (bench/bench.py,
 #     Python 3.11).
 #
-#   scripts/sdk-measure.sh DIR... [--rounds N]     e.g.  updater ../h3b-sdk5/updater
+#   scripts/sdk-measure.sh DIR... [--rounds N]     e.g.  updater /tmp/sdk5/updater
 #
 # Prints medians over the rounds (bench: of N x 3 runs). Not part of `make test`; about
 # 1 min per round and tree.
