@@ -9,6 +9,7 @@
 # Needs root, debootstrap, systemd-container, iproute2, zstd, openssh-client.
 #
 #   pi-nspawn.sh image                     build the cached base tarball if missing
+#   pi-nspawn.sh base                      the image unpacked (read-only: use it as an overlay's lower layer); prints its path
 #   pi-nspawn.sh create NAME INDEX PUBKEY  boot instance NAME at 10.213.INDEX.2
 #   pi-nspawn.sh destroy NAME              stop and remove instance NAME (no error if absent)
 #   pi-nspawn.sh exec NAME CMD...          run CMD inside the instance (nsenter)
@@ -312,6 +313,7 @@ new_instance_dir_locked() {
 cmd=${1:-}; shift || true
 case $cmd in
     image) with_lock build_image_locked ;;
+    base) with_lock build_image_locked; with_lock unpack_base_locked; echo "$BASE_DIR" ;;
     create) create "$@" ;;
     destroy) destroy "$@" ;;
     exec) n=$1; shift; nsenter -t "$(leader_pid "$n")" -a "$@" ;;

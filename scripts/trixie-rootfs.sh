@@ -1,60 +1,38 @@
 #!/usr/bin/env bash
-# A cached minimal Debian trixie rootfs (Python 3.13, python3-venv, ssh client) to run a
-# command in with systemd-nspawn (no --boot): the second Python the targets ship, and a
-# controller Python for ansible-core lines that need >= 3.12. It shares the host's network
-# (loopback fakes, the test instances' links) and sees the project at the same path.
+# The cached Debian trixie rootfs of the "Pi" instances (scripts/pi-nspawn.sh base: Python
+# 3.13, python3-venv, ssh client), run with systemd-nspawn (no --boot) for a command: the second
+# Python the targets ship, and a controller Python for ansible-core lines that need >= 3.12. It
+# shares the host's network (loopback fakes, the test instances' links) and sees the project at
+# the same path. One image serves both uses: no second debootstrap.
 #
-#   trixie-rootfs.sh build            debootstrap it once (about 1 min; cached)
+#   trixie-rootfs.sh build            make sure the image exists (pi-nspawn.sh base; cached)
 #   trixie-rootfs.sh run CMD...       run CMD in it as root, in the current directory
 #   trixie-rootfs.sh work             print the writable directory the runs share (for venvs)
 #
 # Bound at the same path: the project root, ../shared (if present) and any
 # TRIXIE_BIND=DIR[:DIR...]. TRIXIE_ENV="NAME ..." passes those variables through.
 # Environment: PI_CACHE_DIR (default ~/.cache/pi-nspawn), PI_MIRROR, PI_ARCH, as pi-nspawn.sh.
-# Needs root, debootstrap, systemd-container.
+# Needs root, systemd-container (and what pi-nspawn.sh needs to build the image).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 CACHE_DIR=${PI_CACHE_DIR:-$HOME/.cache/pi-nspawn}
 ARCH=${PI_ARCH:-$(dpkg --print-architecture)}
 # PY_SUITE=sid: the same for Debian's next Python (a one-off look, not part of make test).
 SUITE=${PY_SUITE:-trixie}
-PACKAGES=python3,python3-venv,openssh-client,ca-certificates,iproute2
-# Bump REV whenever PACKAGES or the set-up below changes: it is part of the cache key.
-REV=1
-ROOTFS=$CACHE_DIR/$SUITE-$ARCH-py-r$REV.rootfs
 # The rootfs runs read-only (so any number of runs share it); what they write (venvs, pip's
 # cache, HOME) lives here, bound at the same path.
 WORK=$CACHE_DIR/$SUITE-$ARCH-py-work
 
-log() { [ "${PI_QUIET:-0}" = 1 ] || printf '[trixie-rootfs %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { printf '[trixie-rootfs] ERROR: %s\n' "$*" >&2; exit 1; }
-mirror() {
-    [ -n "${PI_MIRROR:-}" ] && { echo "$PI_MIRROR"; return; }
-    awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null | grep . && return
-    awk '$1 == "deb" {print $2; exit}' /etc/apt/sources.list 2>/dev/null
-}
 
 build() {
-    mkdir -p "$CACHE_DIR"
-    exec 8>"$CACHE_DIR/.$SUITE-py.lock"
-    flock 8
-    [ -x "$ROOTFS/usr/bin/python3" ] && return 0
-    local m tmp=$ROOTFS.build t0=$SECONDS
-    m=$(mirror); [ -n "$m" ] || die "no Debian mirror in the host's apt sources; set PI_MIRROR"
-    log "debootstrap $SUITE ($ARCH) from $m, once (about 1 min); log $CACHE_DIR/$SUITE-py-debootstrap.log"
-    rm -rf "$tmp"
-    debootstrap --arch="$ARCH" --variant=minbase --include="$PACKAGES" "$SUITE" "$tmp" "$m" \
-        >"$CACHE_DIR/$SUITE-py-debootstrap.log" 2>&1 \
-        || { tail -20 "$CACHE_DIR/$SUITE-py-debootstrap.log" >&2; rm -rf "$tmp"; die "debootstrap failed"; }
-    rm -rf "$tmp"/var/cache/apt/archives/*.deb
-    mv -T "$tmp" "$ROOTFS"
-    log "ready in $((SECONDS - t0))s: $ROOTFS ($(du -sh "$ROOTFS" | cut -f1))"
+    ROOTFS=$(PI_SUITE=$SUITE PI_ARCH=$ARCH "$root/scripts/pi-nspawn.sh" base) || die "no $SUITE image"
+    [ -x "$ROOTFS/usr/bin/python3" ] || die "$ROOTFS has no python3"
 }
 
 run() {
     [ $# -gt 0 ] || die "usage: run CMD..."
     build
-    exec 8>&-
     mkdir -p "$WORK/home"
     # The host's trust store (pip reaches PyPI as the host does, through its proxy CA if any).
     cp /etc/ssl/certs/ca-certificates.crt "$WORK/host-ca.crt.$$" && mv "$WORK/host-ca.crt.$$" "$WORK/host-ca.crt"
