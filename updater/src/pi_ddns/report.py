@@ -118,12 +118,9 @@ def safe(text: str, limit: int = 400) -> str:
 def log(priority: int, message: str) -> None:
     if priority > _Setup.level:
         return
-    lines = [safe(message, LINE_LIMIT)]
-    if _Setup.journal:
-        text = "".join(f"<{priority}>{line}\n" for line in lines)
-    else:
-        name = _NAMES[priority]
-        text = "".join(f"pi-ddns: {name}: {line}\n" for line in lines)
+    line = safe(message, LINE_LIMIT)  # one line always: an escaped newline forges no entry
+    prefix = f"<{priority}>" if _Setup.journal else f"pi-ddns: {_NAMES[priority]}: "
+    text = f"{prefix}{line}\n"
     try:
         sys.stderr.write(text)
         sys.stderr.flush()
