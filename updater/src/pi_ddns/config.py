@@ -329,12 +329,12 @@ def _url(t: _Table, key: str, value: str) -> str:
     if not value.isascii() or not value.isprintable():
         raise t.error(key, "must be ASCII without control characters (use punycode and "
                       "%-escapes)")
-    parts = urlsplit(value)
     try:
-        port = parts.port
+        parts = urlsplit(value)  # raises on an unbalanced "[" (IPv6 literal)
+        _ = parts.port  # raises on a port that is not a number in range
     except ValueError:
-        port = -1
-    if parts.scheme not in ("http", "https") or not parts.hostname or port == -1:
+        raise t.error(key, f"{value!r} is not an http:// or https:// URL") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
         raise t.error(key, f"{value!r} is not an http:// or https:// URL")
     if parts.username or parts.password or parts.fragment:
         raise t.error(key, "must not contain credentials or a #fragment")
