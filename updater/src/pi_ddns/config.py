@@ -430,6 +430,14 @@ def _family(top: _Table, version: int) -> Family:
                   tuple(sources))
 
 
+def is_kuma(url: str) -> bool:
+    """An Uptime Kuma push URL: a path with an `/api/push/<token>` part (healthcheck's and
+    notify's form follows it; here, so that checking a config imports no HTTP code)."""
+    segments = urlsplit(url).path.split("/")
+    return any(segments[i:i + 2] == ["api", "push"] and len(segments) > i + 2 and segments[i + 2]
+               for i in range(len(segments)))
+
+
 def _notify(top: _Table) -> Notify:
     t = top.table("notify")
     urls = {}
@@ -437,10 +445,7 @@ def _notify(top: _Table) -> Notify:
         value = t.opt_text(key)
         urls[key] = _url(t, key, value) if value is not None else None
     kuma = urls["kuma_url"]
-    # healthcheck.is_kuma's rule, without importing the HTTP client on every timer run
-    segments = urlsplit(kuma or "").path.split("/")
-    if kuma is not None and not any(segments[i:i + 2] == ["api", "push"] and segments[i + 2:i + 3]
-                                    not in ([], [""]) for i in range(len(segments))):
+    if kuma is not None and not is_kuma(kuma):
         raise t.error("kuma_url", "is not an Uptime Kuma push URL (.../api/push/<token>)")
     token_text = t.opt_text("ntfy_token_file")
     token_file = _path(t, "ntfy_token_file", token_text, "token file") if token_text else None

@@ -18,14 +18,9 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pi_ddns import httpclient, report
+from pi_ddns.config import is_kuma
 
 MAX_MESSAGE = 1000  # characters of the summary sent along
-
-
-def is_kuma(url: str) -> bool:
-    segments = urlsplit(url).path.split("/")
-    return any(segments[i:i + 2] == ["api", "push"] and len(segments) > i + 2 and segments[i + 2]
-               for i in range(len(segments)))
 
 
 def healthchecks_url(url: str, suffix: str) -> str:
