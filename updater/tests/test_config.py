@@ -32,7 +32,8 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
     assert (c.adopt, c.ttl, c.proxied) == (False, None, None)
     assert c.state_file == Path("/var/lib/pi-ddns/state.json")
     assert c.max_cache_age == 86400
-    assert c.cloudflare == config.Cloudflare("https://api.cloudflare.com/client/v4", 10.0, 1)
+    assert c.cloudflare == config.Cloudflare("https://api.cloudflare.com/client/v4", 10.0, 1,
+                                             False)
     assert c.ipv4.enabled
     assert not c.ipv6.enabled
     assert (c.ipv4.policy, c.ipv4.agree, c.ipv4.timeout) == ("first", 2, 5.0)
@@ -94,8 +95,9 @@ ERRORS: list[tuple[str, str, str]] = [
      "records[1]: 'a.example.com' is listed twice"),
     ("bad name", 'zone = "example.com"\nrecords = ["a b.example.com"]\n',
      "records[0]: 'a b.example.com' is not a valid DNS name"),
-    ("bad ttl", MINIMAL + "ttl = 10\n", "ttl: must be 1 (automatic) or 60..86400, not 10"),
-    ("huge ttl", MINIMAL + "ttl = 100000\n", "ttl: must be between 1 and 86400"),
+    ("bad ttl", MINIMAL + "ttl = 10\n",
+     "ttl: must be 1 (automatic) or 60..86400, not 10 (only Enterprise"),
+    ("huge ttl", MINIMAL + "ttl = 100000\n", "ttl: must be 1 (automatic) or 60..86400, not 100000"),
     ("bad policy", MINIMAL + '[ipv4]\npolicy = "most"\n', "ipv4.policy: must be"),
     ("agree > sources", MINIMAL + '[ipv4]\npolicy = "agree"\nagree = 3\n',
      "ipv4.agree: is 3 but there are only 2 sources"),
