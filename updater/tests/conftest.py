@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.server import FakeCloudflare  # the repo root's package: `pythonpath` in ../../pyproject.toml
 from hypothesis import HealthCheck, settings
+
+from pi_ddns import cli, report
 
 # Property tests judge inputs, not speed: on 2 shared cores (CI runs Molecule beside nothing,
 # but developers do) Hypothesis's timing checks fail runs that found no bug.
@@ -27,12 +30,6 @@ settings.register_profile(
 settings.load_profile("pi-ddns")
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the `fakes` package lives at the repo root
-
-from fakes.server import FakeCloudflare  # noqa: E402
-
-from pi_ddns import cli, report  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 IP1, IP2, IP3 = "81.2.69.160", "81.2.69.161", "81.2.69.162"
@@ -137,8 +134,9 @@ class Env:
 
     def spawn(self, args: list[str], *, env: dict[str, str] | None = None,
               python_args: tuple[str, ...] = (), stderr_path: Path | None = None,
-              timeout: float = 60) -> Result:
-        """`python -m pi_ddns --config CONFIG ARGS...` in a subprocess."""
+              timeout: float = 60, input_text: str | None = None) -> Result:
+        """`python -m pi_ddns --config CONFIG ARGS...` in a subprocess (`input_text` on its
+        stdin)."""
         full_env = {k: v for k, v in os.environ.items()
                     if k not in ("JOURNAL_STREAM", "CLOUDFLARE_API_TOKEN")}
         full_env.update(env or {})
@@ -146,11 +144,11 @@ class Env:
                *args]
         if stderr_path is None:
             done = subprocess.run(cmd, capture_output=True, text=True, env=full_env,
-                                  timeout=timeout, check=False)
+                                  timeout=timeout, check=False, input=input_text)
             return Result(done.returncode, done.stdout, done.stderr)
         with stderr_path.open("w") as err:
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                  env=full_env, timeout=timeout, check=False)
+                                  env=full_env, timeout=timeout, check=False, input=input_text)
         return Result(done.returncode, done.stdout, stderr_path.read_text())
 
     def state(self) -> dict[str, Any]:
