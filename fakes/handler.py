@@ -53,6 +53,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.fake  # type: ignore[attr-defined,no-any-return]
 
     def _dispatch(self, method: str) -> None:
+        self._extra: dict[str, str] = {}  # headers for every answer to this request
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -97,7 +98,7 @@ class Handler(BaseHTTPRequestHandler):
             fake.request_log.append(entry)
             if fake.spec is not None:
                 self._violations("request", fake.spec.check_request(method, rel, query, body, raw))
-            wait = fake.limiter.check() if fake.limiter is not None else None
+            wait = self._limit()
             fault = next((f for f in fake.faults if f.matches(method, path)), None)
             if wait is None and fault is not None:
                 fault.hits += 1
@@ -141,6 +142,15 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._send(status, payload)
 
+    def _limit(self) -> float | None:
+        """The rate limiter's verdict (seconds to wait, or None); its headers go on the answer."""
+        limiter = self.fake.limiter
+        if limiter is None:
+            return None
+        wait = limiter.check()
+        self._extra = limiter.headers()
+        return wait
+
     def _violations(self, kind: str, problems: list[str]) -> None:
         for p in problems:
             self.fake.spec_violations.append({"kind": kind, "method": self.command,
@@ -177,7 +187,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_raw(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
-        for k, v in headers.items():
+        for k, v in {**getattr(self, "_extra", {}), **headers}.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
