@@ -42,7 +42,7 @@ def render(hosts: int, records: int, extra: dict[str, Any]) -> dict[str, Any]:
                 "ddns_records": [f"{name}-{r}.example.com" for r in range(records)], **extra}
 
     templar = Templar(loader=loader, variables=host_vars(names[0]))
-    fleet = {k: templar.template(trust_as_template("{{ %s }}" % k)) for k in FLEET}
+    fleet = {k: templar.template(trust_as_template("{{ " + k + " }}")) for k in FLEET}
     ages = {}
     expr = trust_as_template("{{ __ddns_max_cache_age }}")
     for name in names:

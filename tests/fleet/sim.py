@@ -41,12 +41,12 @@ import json
 import os
 import random
 import subprocess
-import tempfile
-import urllib.error
-import urllib.request
 import sys
+import tempfile
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +58,7 @@ sys.path.insert(0, str(REPO))
 
 from fakes.server import FakeCloudflare  # noqa: E402
 
-TOKEN = "test-token-0123456789abcdef"
+TOKEN = "test-token-0123456789abcdef"  # noqa: S105 - the fake's default token
 ZONE = "example.com"
 LIMIT, WINDOW = 1200, 300.0  # Cloudflare: 1,200 requests per 5 minutes per user
 EPOCH = 1_800_000_000.0  # the simulated wall clock starts here
@@ -82,7 +82,7 @@ class Clock:
         self._seq += 1
         heapq.heappush(self._heap, (max(when, self.now), self._seq, fn))
 
-    def sleep(self, seconds: float) -> None:
+    def sleep(self, seconds: float) -> None:  # time.sleep's stand-in
         # Any thread but the scheduler's: a run's process, or the worker thread the updater
         # sends each API call from (the SDK's backoff sleeps there).
         if threading.current_thread() is threading.main_thread():
@@ -125,7 +125,7 @@ class Clock:
         try:
             yield
         finally:
-            time.sleep, time.monotonic = self._real_sleep, self._real_monotonic  # type: ignore[assignment]
+            time.sleep, time.monotonic = self._real_sleep, self._real_monotonic
 
 
 @dataclass
@@ -172,7 +172,7 @@ class Fleet:
     # ---- one run of the updater, as the unit runs it --------------------------------------
     def run(self, pi: Pi) -> tuple[int, int]:
         """`pi-ddns update` on this Pi now: (exit code, API requests it sent)."""
-        from pi_ddns import cli
+        from pi_ddns import cli  # noqa: PLC0415 - after the fakes' path is set
 
         before = len(self.fake.request_log)
         code = cli.main(["--config", str(pi.config), "update"], now=lambda: EPOCH + self.clock.now)
@@ -202,7 +202,7 @@ class Fleet:
                 self.clock.sleep(after)
             done.append(self.clock.now)
 
-        for _ in range(int(fleet["__ddns_api_throttle"])):  # noqa: B007
+        for _ in range(int(fleet["__ddns_api_throttle"])):
             self.clock.at(self.clock.now, slot)
         slots = int(fleet["__ddns_api_throttle"])
         self.clock.run(stop=lambda: len(done) == slots)
@@ -354,7 +354,7 @@ class Result:
     wall: float
 
 
-def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: int = 14,  # noqa: PLR0913
+def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: int = 14,
              converge_only: bool = False, limit: int = LIMIT, records: int = 1,
              ipv6: bool = False) -> Result:
     """The three scenarios on one fleet (or only the play's first runs); `limit`: the fake's

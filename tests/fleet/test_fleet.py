@@ -15,7 +15,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sim  # noqa: E402
+import sim
 
 
 @pytest.fixture(scope="module")
