@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -90,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
             "body": None if body is INVALID_JSON else body, "raw_body": raw.decode("utf-8", "replace")
             if body is INVALID_JSON else None, "status": None, "fault": None,
             "token": "<redacted>" if auth else None, "token_known": token in fake.state.tokens,
+            # tells the callers of one fake apart (a fleet of Pis) without logging a token
+            "token_hash": hashlib.sha256(token.encode()).hexdigest()[:12] if token else None,
             "time": fake.now(), "user_agent": self.headers.get("User-Agent"),
             "auth_headers": [h for h in _AUTH_HEADERS if h in self.headers],
         }

@@ -2,7 +2,7 @@
 
 Run with the updater's venv from the repo root (it prints the figures):
 
-    updater/.venv/bin/python tests/fleet/sim.py [PIS]
+    updater/.venv/bin/python tests/fleet/sim.py [PIS] [ROLE_VAR=JSON...]
 
 Every run is the updater's real `pi_ddns.cli.main(["update"])` with a real config, token and
 state file per Pi, talking HTTP over loopback to one `FakeCloudflare` (one zone, a record per
@@ -35,6 +35,7 @@ delays, the trial (a first converge has none), and other tools' traffic except i
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 import io
 import json
@@ -134,6 +135,7 @@ class Pi:
     config: Path
     max_cache_age: float
     rng: random.Random
+    token_hash: str  # as the fake logs it
     last_reconcile: float | None = None
     ticks: list[float] = field(default_factory=list)  # the timer's elapses, drawn lazily
     k: int = 0  # the last tick whose run was executed or provably made no request
@@ -155,7 +157,9 @@ class Fleet:
             name = f"pi{i:03d}"
             d = root / name
             d.mkdir()
-            (d / "token").write_text(TOKEN + "\n")
+            token = f"{name}-token-0123456789abcdef"  # one per Pi: the log tells them apart
+            fake.add_token(token)
+            (d / "token").write_text(token + "\n")
             (d / "token").chmod(0o600)
             age = settings["max_cache_age"][name]
             names = json.dumps([f"{name}-{r}.{ZONE}" for r in range(records)])
@@ -166,7 +170,8 @@ class Fleet:
                 f'[ipv4]\nsources = [{{type = "http", url = "{fake.url}/ip"}}]\n'
                 f'[ipv6]\nenabled = {str(ipv6).lower()}\n'
                 f'sources = [{{type = "http", url = "{fake.url}/ip6"}}]\n')
-            self.pis.append(Pi(name, d / "config.toml", float(age), random.Random(f"{seed}{name}")))
+            self.pis.append(Pi(name, d / "config.toml", float(age), random.Random(f"{seed}{name}"),
+                               hashlib.sha256(token.encode()).hexdigest()[:12]))
         self.addresses: list[tuple[float, str]] = [(0.0, IPS[0])]
 
     # ---- one run of the updater, as the unit runs it --------------------------------------
@@ -176,7 +181,8 @@ class Fleet:
 
         before = len(self.fake.request_log)
         code = cli.main(["--config", str(pi.config), "update"], now=lambda: EPOCH + self.clock.now)
-        mine = self.fake.request_log[before:]
+        # its own: a run that waits (a 429) lets other runs go on meanwhile
+        mine = [r for r in self.fake.request_log[before:] if r["token_hash"] == pi.token_hash]
         if any(r["path"].endswith("/zones") and r["status"] == 200 for r in mine) and code == 0:
             pi.last_reconcile = self.clock.now
         pi.runs += 1
@@ -262,11 +268,10 @@ class Fleet:
         while self._tick(pi, pi.k + 1) < self.clock.now:  # a long run (429 waits) skips elapses
             pi.k += 1
         pi.failed = code != 0
-        if code == 0:
-            if not sent:
-                raise AssertionError(f"{pi.name}: the run at {started:.0f} s sent nothing "
-                                     "where the sim expected an API call")
+        if code == 0 and sent:
             pi.cached = self.address_at(started)
+        # code 0 and nothing sent: the cache was younger than the sim's guess (its stamps have
+        # 1 s resolution): a run on the no-change path, and the next tick is due instead.
         self._schedule(pi)
 
     def address_at(self, t: float) -> str:
@@ -439,5 +444,13 @@ def report(r: Result) -> str:
     return "\n".join(lines)
 
 
+def main(argv: list[str]) -> int:
+    """sim.py [PIS] [ROLE_VAR=JSON...]: e.g. `100 ddns_reconcile_spread=false`."""
+    pis = int(argv[0]) if argv else 500
+    extra = {k: json.loads(v) for k, _, v in (a.partition("=") for a in argv[1:])}
+    print(report(simulate(pis, settings=role_settings(pis, **extra))))
+    return 0
+
+
 if __name__ == "__main__":
-    print(report(simulate(int(sys.argv[1]) if len(sys.argv) > 1 else 500)))
+    sys.exit(main(sys.argv[1:]))
