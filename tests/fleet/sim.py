@@ -357,6 +357,7 @@ class Result:
     storm_over: float  # simulated seconds from the storm's start until every record was right
     wrong: list[str]  # records not at the last address at the end
     wall: float
+    block_over: float  # simulated seconds from the storm's start until Cloudflare's block ended
 
 
 def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: int = 14,
@@ -379,7 +380,8 @@ def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: in
             play_end = fleet.converge()
             phases = [phase(fake, "converge", 0, play_end + 1e-6)]
             if converge_only:
-                return Result(pis, settings, phases, play_end, -1, [], time.perf_counter() - began)
+                return Result(pis, settings, phases, play_end, -1, [], time.perf_counter() - began,
+                              -1)
             # a day of timers from the play's end, one address change for every Pi in it
             day_end = play_end + 86400
             fleet.change_address(play_end + 0.6 * 86400, IPS[1])
@@ -387,7 +389,14 @@ def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: in
             # the storm: a new address; another tool burns the account's limit
             storm, storm_end = day_end + 60, day_end + 3600
             fleet.change_address(storm, IPS[2])
-            clock.at(storm + 30, lambda: burn_limit(fake, LIMIT))
+            blocked: list[float] = []
+
+            def burst() -> None:
+                burn_limit(fake, LIMIT)
+                if fake.limiter is not None and fake.limiter.blocked_until is not None:
+                    blocked.append(fake.limiter.blocked_until - storm)
+
+            clock.at(storm + 30, burst)
             clock.run(until=storm_end)
         fixed = [r["time"] for r in fake.requests(method="PATCH") if r["status"] == 200
                  and r["time"] >= storm]
@@ -395,7 +404,7 @@ def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: in
         phases += [phase(fake, "day", play_end + 1e-6, day_end),
                    phase(fake, "storm", day_end, storm_end)]
         return Result(pis, settings, phases, play_end, (max(fixed) - storm) if fixed else -1,
-                      wrong, time.perf_counter() - began)
+                      wrong, time.perf_counter() - began, blocked[0] if blocked else -1)
 
 
 @contextmanager
@@ -438,7 +447,8 @@ def report(r: Result) -> str:
     for p in r.phases:
         lines.append(f"{p.name:<9} {p.requests:>8} {p.refused:>5} {p.peak:>9} "
                      f"{p.reconciles:>15} {(p.end - p.start) / 60:>7.1f} m")
-    lines.append(f"play (API steps): {r.play_seconds / 60:.1f} min; storm over after "
+    lines.append(f"play (API steps): {r.play_seconds / 60:.1f} min; storm: Cloudflare's block "
+                 f"lifted after {r.block_over / 60:.1f} min, every record right after "
                  f"{r.storm_over / 60:.1f} min; records wrong at the end: {len(r.wrong)}; "
                  f"wall time {r.wall:.1f} s")
     return "\n".join(lines)

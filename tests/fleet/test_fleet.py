@@ -42,10 +42,17 @@ def test_a_day_with_one_address_change_stays_inside_the_limit(fleet: sim.Result)
 
 
 def test_a_429_storm_ends_with_every_record_right(fleet: sim.Result) -> None:
+    """Another tool of the account gets every call blocked for 5 minutes while all 500 Pis
+    need a write. A run that meets the block in the last run_timeout (240 s) of it waits out
+    the Retry-After; one that meets it earlier stops with 75 and its timer tries again. So
+    every record is right within a timer period (5 min + 45 s) of the block's end, less
+    run_timeout, give or take a minute; runs that only failed on 429 would take the whole
+    period."""
     storm = fleet.phases[2]
     assert storm.refused > 0  # the storm happened
     assert fleet.wrong == []
-    assert 0 < fleet.storm_over < 3600
+    assert fleet.block_over > 300
+    assert fleet.storm_over <= fleet.block_over + 345 - 240 + 60
 
 
 @pytest.mark.parametrize(("budget", "records", "ipv6"), [
