@@ -170,7 +170,8 @@ class Fleet:
                 f'[ipv4]\nsources = [{{type = "http", url = "{fake.url}/ip"}}]\n'
                 f'[ipv6]\nenabled = {str(ipv6).lower()}\n'
                 f'sources = [{{type = "http", url = "{fake.url}/ip6"}}]\n')
-            self.pis.append(Pi(name, d / "config.toml", float(age), random.Random(f"{seed}{name}"),
+            rng = random.Random(f"{seed}{name}")  # noqa: S311 - timer jitter, not a secret
+            self.pis.append(Pi(name, d / "config.toml", float(age), rng,
                                hashlib.sha256(token.encode()).hexdigest()[:12]))
         self.addresses: list[tuple[float, str]] = [(0.0, IPS[0])]
 
@@ -298,7 +299,7 @@ def role_settings(size: int, records: int = 1, **extra: Any) -> dict[str, Any]:
     py = REPO / ".venv" / "bin" / "python"
     args = [str(py), str(REPO / "tests" / "fleet" / "role_settings.py"), str(size), str(records)]
     args += [f"{k}={json.dumps(v)}" for k, v in extra.items()]
-    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run(args, capture_output=True, text=True, check=True, timeout=300)  # noqa: S603
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
@@ -340,7 +341,7 @@ def burn_limit(fake: FakeCloudflare, count: int) -> None:
     """Another tool of the same account sends `count` requests at once."""
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     for _ in range(count):
-        req = urllib.request.Request(f"{fake.api_url}/zones", headers={
+        req = urllib.request.Request(f"{fake.api_url}/zones", headers={  # noqa: S310 - loopback
             "Authorization": f"Bearer {TOKEN}", "User-Agent": OTHER_TOOL})
         try:
             opener.open(req, timeout=5).read()
@@ -369,8 +370,9 @@ def simulate(pis: int = 500, *, settings: dict[str, Any] | None = None, seed: in
     settings = settings or role_settings(pis, records, ddns_ipv6_enabled=ipv6)
     clock = Clock()
     # tmpfs where there is one: the state's fsync() would dominate the wall time otherwise
-    shm = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-    with tempfile.TemporaryDirectory(prefix="pi-ddns-fleet.", dir=shm) as tmp, \
+    shm = "/dev/shm"  # noqa: S108 - a private mkdtemp below it
+    shm_ok = os.path.isdir(shm) and os.access(shm, os.W_OK)
+    with tempfile.TemporaryDirectory(prefix="pi-ddns-fleet.", dir=shm if shm_ok else None) as tmp, \
             FakeCloudflare(dns_port=None, check_spec=False, ipv4=IPS[0],
                            ipv6="2a01:4f8:c0c:1::1") as fake, _quiet_tls():
         fake.clock = lambda: clock.now

@@ -1,3 +1,4 @@
+# ruff: noqa: S101
 """Issue 14's three promises for a fleet of 500 Pis, on the simulation in sim.py.
 
 Run with the updater's venv (it drives pi_ddns) from the repo root:

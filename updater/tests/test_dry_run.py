@@ -162,3 +162,18 @@ def test_property_the_plan_does_not_depend_on_the_state_file(env: Env, state: by
     assert env.api_calls() == bare_calls
     assert env.state_path.read_bytes() == state
     assert sorted(p.name for p in env.state_path.parent.iterdir()) == ["state.json"]
+
+
+def test_the_roles_trial_token_on_stdin_and_no_state_directory(env: Env) -> None:
+    """The role's trial: the rendered config, the token on stdin (no file, no argument, no
+    environment variable holds it), on a Pi without a state directory yet."""
+    env.token_path.unlink()
+    env.state_path.parent.rmdir()
+    token = "test-token-0123456789abcdef"
+    result = env.spawn(["update", "--dry-run", "--token-stdin"], input_text=token + "\n")
+    assert (result.code, result.out) == (0, f"would have created A {NAME} {IP1}\n"), result.err
+    assert token not in result.err
+    assert not env.state_path.parent.exists()
+    result = env.spawn(["update", "--dry-run", "--token-stdin"], input_text="")
+    assert result.code == EX_CONFIG
+    assert result.err == "pi-ddns: error: --token-stdin: the token is empty\n"

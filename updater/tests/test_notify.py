@@ -136,6 +136,17 @@ def test_events_choose_what_is_sent(env: Env, receiver: NotifyReceiver) -> None:
     assert sent(receiver) == []
 
 
+def test_the_ntfy_token_is_not_held_to_the_api_tokens_shape(env: Env,
+                                                           receiver: NotifyReceiver) -> None:
+    """ntfy's tokens are its own: only the paste mistakes are refused, not a short one."""
+    configure(env, receiver)
+    (env.tmp / "ntfy-token").write_text("tk_short\n")
+    receiver.ntfy_token = "tk_short"
+    assert env.run(["update"]).code == 0
+    assert [r["headers"].get("authorization") for r in receiver.got
+            if r["path"] == TOPIC] == ["Bearer tk_short"]
+
+
 def test_a_dry_run_notifies_nothing(env: Env, receiver: NotifyReceiver) -> None:
     configure(env, receiver)
     assert env.run(["update", "--dry-run"]).code == 0
