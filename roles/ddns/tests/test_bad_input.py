@@ -18,6 +18,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -70,7 +71,8 @@ CASES: list[tuple[str, dict[str, object], dict[str, str], str]] = [
     ),
     (
         "package index unreachable",
-        {},
+        # A cold wheelhouse cache: a cached build needs no index (wheelhouse.sh).
+        {"ddns_wheelhouse_cache_dir": tempfile.mkdtemp(prefix="pi-ddns-cold-wheelhouse.")},
         {
             "PIP_CONFIG_FILE": os.devnull,
             "PIP_INDEX_URL": "http://127.0.0.1:9/simple",
