@@ -78,7 +78,7 @@ with open(out, "w") as f:
 """
 
 
-# The README's install commands (roles/ddns/tasks/install.yml runs the same argv).
+# The offline install commands of updater/WHEELHOUSE.md (roles/ddns/tasks/install_venv.yml runs the same argv).
 WHEELHOUSE = "/opt/pi-ddns/wheelhouse"
 COMPILE_SKIP = r"/cloudflare/(resources/|types/(?!__init__\.py$|shared/))"
 
@@ -314,7 +314,7 @@ class Bench:
                 self.fake.state.records[r["id"]]["content"] = "81.2.69.162"
 
 
-# The design measured against the daemon's daily CPU (not shipped; README, "Cost of a timer run"):
+# The design measured against the daemon's daily CPU (not shipped; docs/development.md, "Cost of a timer run"):
 # a shell ExecCondition= before the updater that skips the run when a plain-HTTP source repeats
 # the cached address (exit 1), and lets pi-ddns run, with its checks, on anything else.
 FAST = """#!/bin/bash
@@ -491,7 +491,7 @@ def sides() -> list[Side]:
 
 
 def install() -> int:
-    """The README's offline install, emulated (the target: <= 60 s of CPU) and native."""
+    """The offline install of updater/WHEELHOUSE.md, emulated (the target: <= 60 s of CPU) and native."""
     ok = True
     for side in sides():
         pip_wheel = sorted(((side.root or Path("/")) / "usr/share/python-wheels").glob("pip-*.whl"))
