@@ -23,7 +23,7 @@ ROLE = Path(__file__).resolve().parent.parent
 REPO = ROLE.parents[1]
 sys.path.insert(0, str(REPO / "updater" / "src"))
 
-from pi_ddns.settings import SETTINGS  # noqa: E402 - from this checkout's updater
+from pi_ddns.settings import SETTINGS
 
 # Role variable -> the config key it is rendered into (templates/config.toml.j2).
 MAPPED = {
