@@ -24,6 +24,7 @@ import socket
 import string
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -78,31 +79,30 @@ def _token(r: random.Random) -> str:
     return "".join(r.choice(string.ascii_letters + string.digits + "_-") for _ in range(40))
 
 
-def _outside(r: random.Random, name: str) -> int | float:
-    """A value of the setting's kind outside its range, near the bound or far from it."""
+def _outside(r: random.Random, name: str, side: str) -> int | float:
+    """A value of the setting's kind below or above its range, near the bound or far."""
     s = SETTINGS[MAPPED[name]]
     assert s.minimum is not None and s.maximum is not None
     step = r.choice([1, 1, 10, 1000, 10**6])
     if s.kind is int:
-        below, above = int(s.minimum) - step, int(s.maximum) + step
-        if name == "ddns_ttl" and r.random() < 0.5:
+        if name == "ddns_ttl" and side == "below" and r.random() < 0.5:
             return r.randint(2, int(s.minimum) - 1)  # between "automatic" (1) and the range
-    else:
-        gap = step * r.choice([1.0, 0.001, 0.5])
-        below, above = s.minimum - gap, s.maximum + gap
-    return below if r.random() < 0.5 else above
+        return int(s.minimum) - step if side == "below" else int(s.maximum) + step
+    gap = step * r.choice([1.0, 0.001, 0.5])
+    return s.minimum - gap if side == "below" else s.maximum + gap
 
 
 def cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
     """(role variables, the config key the updater must name) for each host."""
     out: list[tuple[dict[str, Any], str]] = []
     for name in NUMERIC:
-        extra: dict[str, Any] = {name: _outside(r, name)}
-        if name in NEEDS_NOTIFY:
-            extra["ddns_notify_webhook_url"] = "https://hooks.example.net/pi"
-        if name.startswith("ddns_ipv6_"):
-            extra["ddns_ipv6_enabled"] = r.choice([True, False])
-        out.append((extra, MAPPED[name]))
+        for side in ("below", "above"):
+            extra: dict[str, Any] = {name: _outside(r, name, side)}
+            if name in NEEDS_NOTIFY:
+                extra["ddns_notify_webhook_url"] = "https://hooks.example.net/pi"
+            if name.startswith("ddns_ipv6_"):
+                extra["ddns_ipv6_enabled"] = r.choice([True, False])
+            out.append((extra, MAPPED[name]))
     zone = f"{_label(r)}.example.com"
     out.append(({"ddns_zone": zone,
                  "ddns_records": [f"{_label(r)}.{zone}", f"{_label(r)}.{_label(r)}.org"]},
@@ -110,15 +110,18 @@ def cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
     out.append(({"ddns_records": [f"example.com.{_label(r)}.net"]}, "records[0]"))
     out.append(({"ddns_zone": r.choice([_label(r), f"{_label(r)}..com", "192.0.2.1",
                                         f"*.{_label(r)}.com"])}, "zone"))
-    for name in r.sample(URL_VARS, 3):
+    for name in URL_VARS:
         out.append(({name: r.choice(BAD_URLS)(r), "ddns_cloudflare_allow_http": False},
                     MAPPED[name]))
-    out.append(({"ddns_ipv4_sources": [{"type": "http", "url": r.choice(BAD_URLS)(r)}]},
-                "ipv4.sources[0].url"))
+    family = r.choice([4, 6])
+    out.append(({f"ddns_ipv{family}_enabled": True,
+                 f"ddns_ipv{family}_sources": [{"type": "http", "url": r.choice(BAD_URLS)(r)}]},
+                f"ipv{family}.sources[0].url"))
     out.append(({"ddns_ipv4_sources": [{"type": _label(r) + "x"}]}, "ipv4.sources[0].type"))
     out.append(({"ddns_ipv4_sources": [{"type": "static", "address": "2001:db8::1"}]},
                 "ipv4.sources[0].address"))
-    out.append(({"ddns_cloudflare_api_token": r.choice(BAD_TOKENS)(r)}, "token"))
+    for make in r.sample(BAD_TOKENS, 2):
+        out.append(({"ddns_cloudflare_api_token": make(r)}, "token"))
     return out
 
 
@@ -160,6 +163,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
            "ANSIBLE_SSH_ARGS": "-o ControlMaster=no -o ConnectTimeout=5",
            "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
     bindir = Path(sys.executable).parent
+    before = set(Path(tempfile.gettempdir()).glob("pi-ddns-config.*"))
     started = time.monotonic()
     r = subprocess.run([str(bindir / "ansible-playbook"), "-i", str(inventory),
                         str(REPO / "playbooks" / "site.yml")],
@@ -170,8 +174,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     fatal = {m[1]: json.loads(m[2]) for m in
              re.finditer(r"^fatal: \[([^\]]+)\]: [A-Z!]+ => (\{.*\})$", r.stdout, re.MULTILINE)}
     recap = dict(re.findall(r"^(\S+)\s+: (ok=.*)$", r.stdout, re.MULTILINE))
+    left = set(Path(tempfile.gettempdir()).glob("pi-ddns-config.*")) - before
     yield {"result": r, "batch": batch, "hosts": hosts, "listeners": listeners,
-           "fatal": fatal, "recap": recap}
+           "fatal": fatal, "recap": recap, "left": left}
     for listener in listeners.values():
         listener.sock.close()
 
@@ -208,3 +213,8 @@ def test_the_token_is_not_shown(run: dict[str, Any]) -> None:
     out = run["result"].stdout + run["result"].stderr
     tokens = {h["ddns_cloudflare_api_token"] for h in run["hosts"].values()}
     assert [t for t in tokens if len(t) >= 8 and t in out] == []
+
+
+def test_the_rendered_configs_are_removed(run: dict[str, Any]) -> None:
+    """The controller keeps no copy of a rendered config (private temp directories)."""
+    assert run["left"] == set()
