@@ -158,7 +158,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
                        **GOOD, **extra}
     inventory = tmp_path_factory.mktemp("refusal") / "inventory.yml"
     inventory.write_text(yaml.safe_dump({"ddns": {"hosts": hosts}}))
-    env = {**os.environ, "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+    # Ansible's defaults, whatever ansible.cfg the checkout or the user has.
+    (inventory.parent / "ansible.cfg").write_text("[defaults]\n")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(inventory.parent / "ansible.cfg"),
+           "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
            "ANSIBLE_HOST_KEY_CHECKING": "False", "ANSIBLE_SSH_RETRIES": "0",
            "ANSIBLE_SSH_ARGS": "-o ControlMaster=no -o ConnectTimeout=5",
            "ANSIBLE_RETRY_FILES_ENABLED": "False", "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
