@@ -2,8 +2,10 @@
 
 The records are `NamedTuple`s, not dataclasses: this module is on every timer run's hot path,
 where importing `dataclasses` (inspect, ast, ...) and building a dozen slotted classes cost ~9 ms
-of the ~20 ms budget (measured with -X importtime). They are as immutable and as typed, and
-Config's repr hides the token.
+of the ~20 ms budget (measured with -X importtime). They are as immutable and as typed. No
+secret is in them: credential.py reads the tokens and hands them to the commands that use them.
+
+Defaults and ranges come from settings.SETTINGS, the one table of them.
 
 Every error names the file, the key and the reason: `FILE: ipv4.sources[1].url: reason`.
 Unknown keys are errors, so a typo never silently falls back to a default.
@@ -12,7 +14,6 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import credential, files, report
+from pi_ddns import files, report
 from pi_ddns.errors import ConfigError
 from pi_ddns.settings import AUTOMATIC_TTL, SETTINGS
 
@@ -146,16 +147,6 @@ class Config(NamedTuple):
     run_timeout: float  # the whole update run's budget, below the unit's TimeoutStartSec
     notify: Notify
     metrics_dir: Path | None  # node_exporter textfile directory (tmpfs); None: no metrics
-    token: str | None = None  # never printed: see __repr__
-    token_origin: str | None = None  # where the token came from, for messages
-    ntfy_token: str | None = None  # never printed, like token
-    ntfy_token_origin: str | None = None
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True)
-                          if k not in ("token", "ntfy_token"))
-        return (f"Config({shown}, token={'<hidden>' if self.token else None}, "
-                f"ntfy_token={'<hidden>' if self.ntfy_token else None})")
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -319,7 +310,7 @@ def _path(t: _Table, key: str, value: str, what: str) -> Path:
     return path
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower().rstrip(".") == "localhost":
         return True
     try:
@@ -455,6 +446,8 @@ def _notify(top: _Table) -> Notify:
     token_file = _path(t, "ntfy_token_file", token_text, "token file") if token_text else None
     if token_file is not None and urls["ntfy_url"] is None:
         raise t.error("ntfy_token_file", "is set but ntfy_url is not")
+    if token_file is not None and not secure(urls["ntfy_url"]):
+        raise t.error("ntfy_url", NTFY_HTTP)
     timeout = t.get("timeout")
     raw = t.raw("events")
     events: tuple[str, ...] = EVENTS
@@ -534,7 +527,7 @@ def parse(text: str, file: Path) -> Config:
     api_url = _url(cf, "api_url", cf.get("api_url")).rstrip("/")
     allow_http = cf.get("allow_http")
     if urlsplit(api_url).scheme == "http" and not allow_http \
-            and not _is_loopback(urlsplit(api_url).hostname or ""):
+            and not is_loopback(urlsplit(api_url).hostname or ""):
         raise cf.error("api_url", f"{api_url!r} would send the token unencrypted; use https:// "
                        "or set [cloudflare] allow_http = true")
     cloudflare = Cloudflare(api_url, cf.get("timeout"), cf.get("retries"), allow_http)
@@ -550,8 +543,17 @@ def parse(text: str, file: Path) -> Config:
                   metrics_dir=metrics_dir)
 
 
-def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the config, then find the token (None if there is none anywhere)."""
+def secure(url: str | None) -> bool:
+    """https://, or http:// to this host only: where a token may be sent."""
+    parts = urlsplit(url or "")
+    return parts.scheme == "https" or is_loopback(parts.hostname or "")
+
+
+NTFY_HTTP = "is http:// and would send the ntfy token unencrypted; use https://"
+
+
+def load(file: Path) -> Config:
+    """Read and validate the config (no token lookup: see credential.py)."""
     try:
         text = files.read_regular(file, MAX_CONFIG).decode("utf-8")
     except files.FileRefused as e:
@@ -560,20 +562,7 @@ def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ConfigError(f"{file}: cannot read the config: {reason}") from None
     config = parse(text, file)
-    api = urlsplit(config.cloudflare.api_url)
-    if api.scheme == "http" and not _is_loopback(api.hostname or ""):
+    if not secure(config.cloudflare.api_url):
         report.warning(f"{file}: api_url is http:// (allow_http = true): the token crosses the "
                        "network unencrypted")
-    env = os.environ if environ is None else environ
-    token, origin = credential.find(config.token_file, env)
-    config = config._replace(token=token, token_origin=origin)
-    if config.notify.ntfy_url:
-        ntfy, ntfy_origin = credential.find(config.notify.ntfy_token_file, env,
-                                            name=credential.NTFY_CREDENTIAL, env_var=None)
-        report.hide(ntfy)  # from here on, no log line or notification can hold it
-        ntfy_url = urlsplit(config.notify.ntfy_url)
-        if ntfy and ntfy_url.scheme == "http" and not _is_loopback(ntfy_url.hostname or ""):
-            raise ConfigError(f"{file}: notify.ntfy_url: is http:// and would send the ntfy "
-                              "token unencrypted; use https://")
-        config = config._replace(ntfy_token=ntfy, ntfy_token_origin=ntfy_origin)
     return config
