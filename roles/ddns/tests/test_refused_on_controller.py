@@ -68,6 +68,10 @@ BAD_TOKENS: list[Callable[[random.Random], str]] = [
     lambda r: f"{_token(r)[:20]} {_token(r)[:20]}",
     lambda r: f"{_token(r)}\n{_token(r)}",
     lambda r: _token(r)[:20] + "\u00e9" + _token(r)[:19],
+    lambda r: r.choice(["CHANGE_ME", "change-me", "<your token>", "x" * r.randint(1, 60),
+                        "YOUR_TOKEN_HERE", "todo", "placeholder"]),
+    lambda r: _token(r)[: r.randint(1, 19)],  # too short for an API token
+    lambda r: _token(r)[:20] + r.choice("!$%&*(),;:@[]{}|^") + _token(r)[:19],
 ]
 
 
@@ -120,7 +124,7 @@ def cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
     out.append(({"ddns_ipv4_sources": [{"type": _label(r) + "x"}]}, "ipv4.sources[0].type"))
     out.append(({"ddns_ipv4_sources": [{"type": "static", "address": "2001:db8::1"}]},
                 "ipv4.sources[0].address"))
-    for make in r.sample(BAD_TOKENS, 2):
+    for make in r.sample(BAD_TOKENS, 4):
         out.append(({"ddns_cloudflare_api_token": make(r)}, "token"))
     return out
 
