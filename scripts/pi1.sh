@@ -162,7 +162,7 @@ install_pi_ddns() {
     bash updater/wheelhouse.sh "$wh" >&2
     mkdir -p "$work/native"
     PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native PI1_NATIVE_WHEELHOUSE=$wh \
-        updater/.venv/bin/python updater/bench/pi1.py --install
+        updater/.venv/bin/python -m updater.bench.pi1 --install
 }
 
 offline_test() {
@@ -173,14 +173,14 @@ offline_test() {
     log "emulated pi-ddns --version: $v"
     # A changed run, then a no-change run, against the loopback fakes (the chroot shares the
     # host's network).
-    PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native updater/.venv/bin/python updater/bench/pi1.py --check
+    PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native updater/.venv/bin/python -m updater.bench.pi1 --check
     log "offline-install test passed in $((SECONDS - t_all))s"
 }
 
 bench() {
     local wh native=$work/native/venv
     install_pi_ddns
-    PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native updater/.venv/bin/python updater/bench/pi1.py "$@"
+    PI1_ROOTFS="$work/rootfs" PI1_NATIVE_VENV=$native updater/.venv/bin/python -m updater.bench.pi1 "$@"
 }
 
 [ "$(id -u)" = 0 ] || die "needs root (chroot, binfmt_misc)"

@@ -1,6 +1,6 @@
 """Benchmark the updater's timer runs against the fake Cloudflare; prints one table.
 
-    updater/.venv/bin/python updater/bench/bench.py [--runs N]
+    updater/.venv/bin/python -m updater.bench.bench [--runs N]     (from the repo root)
 
 Each case runs the installed `pi-ddns` console script (or `python -m pi_ddns`) in a fresh
 subprocess N times and reports medians: wall time, CPU time and peak RSS (the child's rusage,
@@ -24,10 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
-from fakes.server import FakeCloudflare  # noqa: E402
+# Run as a module from the repo root (`python -m updater.bench.bench`): the root is then on
+# sys.path, so the shared `fakes` package and the tests' TLS server import by name.
+from fakes.server import FakeCloudflare
 
 TOKEN = "test-token-0123456789abcdef"
 NAME = "home.example.com"
@@ -159,8 +158,7 @@ class Https:
     the production hot path with certificate verification. Skipped without `openssl`."""
 
     def __init__(self, bench: Bench) -> None:
-        sys.path.insert(0, str(ROOT / "updater" / "tests"))
-        from tlsserver import TlsEcho, make_ca_dir
+        from updater.tests.tlsserver import TlsEcho, make_ca_dir
 
         self.server: TlsEcho | None = None
         try:

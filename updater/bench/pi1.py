@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+# Run as a module from the repo root (`python -m updater.bench.pi1`, as scripts/pi1.sh does): the
+# root is then on sys.path, so the shared `fakes` package and the tests' TLS server import by name.
+from fakes.server import FakeCloudflare
+from updater.tests.tlsserver import TlsEcho, make_ca_dir
+
 ROOT = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(ROOT), str(ROOT / "updater" / "tests")]
-
-from fakes.server import FakeCloudflare  # noqa: E402
-
-from tlsserver import TlsEcho, make_ca_dir  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 IPS = ("81.2.69.160", "81.2.69.161")

@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakes.server import FakeCloudflare  # the repo root's package: `pythonpath` in ../../pyproject.toml
 from hypothesis import HealthCheck, settings
+
+from pi_ddns import cli, report
 
 # Property tests judge inputs, not speed: on 2 shared cores (CI runs Molecule beside nothing,
 # but developers do) Hypothesis's timing checks fail runs that found no bug.
@@ -27,12 +30,6 @@ settings.register_profile(
 settings.load_profile("pi-ddns")
 
 REPO = Path(__file__).resolve().parents[2]
-if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # the `fakes` package lives at the repo root
-
-from fakes.server import FakeCloudflare  # noqa: E402
-
-from pi_ddns import cli, report  # noqa: E402
 
 TOKEN = "test-token-0123456789abcdef"
 IP1, IP2, IP3 = "81.2.69.160", "81.2.69.161", "81.2.69.162"
