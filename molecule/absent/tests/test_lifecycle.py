@@ -41,7 +41,8 @@ def timer(sudo_host: Any) -> tuple[str, str]:
 @pytest.fixture(scope="module")
 def refused(sudo_host: Any) -> subprocess.CompletedProcess[str]:
     assert not sudo_host.file("/etc/pi-ddns").exists, "not a fresh host"
-    return play(ddns_state="present", ddns_cloudflare_api_token="refused-token-0123456789abcdef")
+    refused_token = "refused-token-0123456789abcdef"  # noqa: S105 - the fake refuses it
+    return play(ddns_state="present", ddns_cloudflare_api_token=refused_token)
 
 
 def test_first_install_with_a_refused_token_fails_with_the_updaters_message(

@@ -23,7 +23,7 @@ ROLE = Path(__file__).resolve().parent.parent
 REPO = ROLE.parents[1]
 sys.path.insert(0, str(REPO / "updater" / "src"))
 
-from pi_ddns.settings import SETTINGS
+from pi_ddns.settings import SETTINGS  # noqa: E402 - from this checkout's updater/src
 
 # Role variable -> the config key it is rendered into (templates/config.toml.j2).
 MAPPED = {
@@ -114,8 +114,9 @@ def test_option_type_fits_the_setting(name: str) -> None:
     default = SETTINGS[MAPPED[name]].default
     kind = OPTIONS[name]["type"]
     if default is not None:
-        assert isinstance(default, TYPES[kind]) and (kind == "int") == (type(default) is int), (
-            f"{name} is type {kind} in argument_specs; {MAPPED[name]} defaults to {default!r}")
+        why = f"{name} is type {kind} in argument_specs; {MAPPED[name]} defaults to {default!r}"
+        assert isinstance(default, TYPES[kind]), why
+        assert (kind == "int") == (type(default) is int), why
 
 
 def test_no_range_in_the_role() -> None:
