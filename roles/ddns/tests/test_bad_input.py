@@ -36,20 +36,24 @@ pytestmark = pytest.mark.skipif(not INVENTORY, reason="DDNS_BAD_INPUT_INVENTORY 
 
 # (case, extra vars, environment, what the failure message must say)
 CASES: list[tuple[str, dict[str, object], dict[str, str], str]] = [
-    ("placeholder token", {"ddns_cloudflare_api_token": "CHANGE_ME"}, {}, "placeholder"),
-    ("empty token", {"ddns_cloudflare_api_token": ""}, {}, "ddns_cloudflare_api_token is missing"),
+    # Refused on the controller by the updater's check-config (test_refused_on_controller.py
+    # attacks that class); here: and the installed host keeps working as it was.
+    ("quoted token", {"ddns_cloudflare_api_token": '"abcdefghijklmnopqrstuvwxyz"'}, {},
+     "the token is quoted"),
+    ("empty token", {"ddns_cloudflare_api_token": ""}, {}, "the token is empty"),
     (
         "token with KEY=value",
         {"ddns_cloudflare_api_token": "CLOUDFLARE_API_TOKEN=abcdefghijklmnopqrstuvwxyz"},
         {},
-        "not a bare token",
+        "looks like a KEY=value line",
     ),
     (
         "record outside the zone",
         {"ddns_records": ["home.example.org"]},
         {},
-        "is not inside the zone",
+        "records[0]: 'home.example.org' is not inside the zone 'example.com'",
     ),
+    # Refused by Cloudflare in the trial (a dry run with the new settings).
     (
         "zone typo",
         {"ddns_zone": "exmaple.com", "ddns_records": ["home.exmaple.com"]},
