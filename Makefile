@@ -1,6 +1,6 @@
 # Two commands on a fresh Debian 12 machine, as root: `make demo` and `make test`.
 # Each does its own set-up first (scripts/bootstrap.sh: Debian packages, venvs, cached rootfs).
-.PHONY: help test demo bootstrap lint unit molecule figures pi1-figures clean versions
+.PHONY: help test demo bootstrap lint unit molecule figures pi1-figures clean versions release
 
 help:
 	@echo "make demo       boot a throwaway Pi, provision it against a fake Cloudflare, watch the timer"
@@ -9,6 +9,7 @@ help:
 	@echo "make versions   updater tests on Python 3.13, the role on ansible-core 2.14 and 2.21"
 	@echo "make figures    measure converge, idempotence, IP-change latency, exposure"
 	@echo "make pi1-figures  the cost table: pi-ddns vs ddclient, emulated Pi 1 (arm1176) and native"
+	@echo "make release    the collection's tarball, dist/pi_ddns-appliance-VERSION.tar.gz (reproducible; prints sha256)"
 	@echo "make bootstrap  only the set-up"
 	@echo "make clean      remove the test, demo and figures instances (and dead ones)"
 
@@ -33,10 +34,14 @@ figures:
 pi1-figures:
 	scripts/pi1.sh bench
 
+# The collection's release tarball, with the updater's wheels (docs/collection.md: cut a release).
+release:
+	scripts/release.sh dist
+
 # The Molecule matrix's instances (scripts/test.sh: SCENARIOS x SUITES), the figures' and the demo's.
 SCENARIOS := default reprovision check absent preflight
 SUITES := bookworm trixie
-INSTANCES := $(foreach s,$(SCENARIOS),$(foreach v,$(SUITES),$(s)-$(v))) ddns-measure ddns-demo
+INSTANCES := $(foreach s,$(SCENARIOS),$(foreach v,$(SUITES),$(s)-$(v))) collection-trixie ddns-measure ddns-demo
 
 clean:
 	scripts/pi-nspawn.sh sweep $(INSTANCES)
