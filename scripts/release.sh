@@ -33,7 +33,7 @@ build() {
     fi
     # Tracked and new files as they are in the tree (= git archive HEAD on a clean checkout).
     git ls-files -z --cached --others --exclude-standard \
-        | while IFS= read -r -d '' f; do [ -e "$f" ] || [ -L "$f" ] && printf '%s\0' "$f"; done \
+        | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
         | tar --null -T - -cf - | tar -xf - -C "$stage"
     PYTHON=$py bash updater/wheelhouse.sh "$stage/roles/ddns/files/wheelhouse" >&2
     mkdir -p "$out"
