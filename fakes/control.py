@@ -65,7 +65,8 @@ def handle(fake: FakeCloudflare, method: str, path: str, query: dict[str, str], 
             return _put_dns(fake, body or {})
         if key == ("PUT", "rate_limit"):
             b = body or {}
-            fake.rate_limit(b.get("requests"), float(b.get("window", 300)))
+            fake.rate_limit(b.get("requests"), float(b.get("window", 300)),
+                            block=bool(b.get("block", False)))
             return 200, {"rate_limit": b}
         if key == ("DELETE", "rate_limit"):
             fake.rate_limit(None)

@@ -94,30 +94,62 @@ def fault_from_json(data: dict[str, Any]) -> Fault:
 
 
 class RateLimiter:
-    """Fixed windows: `limit` requests per `window` seconds, then 429 until the window ends.
-    Cloudflare's default is 1200 per 300 s per token."""
+    """Cloudflare's global API limit: `limit` requests per `window` seconds (1200 per 300 s per
+    user, across all tokens: developers.cloudflare.com/fundamentals/api/reference/limits).
 
-    def __init__(self, limit: int, window: float, clock: Callable[[], float]) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
+    Fixed windows, the first starting at the first request. Over the limit, a request gets 429
+    with `Retry-After` (whole seconds, rounded up, until capacity returns) and the error 971
+    "Please wait and consider throttling your request speed". The docs also say "all API calls
+    for the next five minutes will be blocked": `block=True` models that reading (every call is
+    refused for `window` seconds from the first refusal, then a new window starts); by default
+    the block ends with the window. Every answer carries the documented `Ratelimit` and
+    `Ratelimit-Policy` headers.
+    """
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float],
+                 block: bool = False) -> None:
+        self.limit, self.window, self.clock, self.block = limit, window, clock, block
         self.start: float | None = None
-        self.count = 0
+        self.count = 0  # requests let through in the current window
+        self.blocked_until: float | None = None
         self.rejected = 0
+        self.peak = 0  # the most requests let through in one window
 
     def check(self) -> float | None:
-        """Count one request; return the seconds to wait when it is over the limit."""
+        """Count one request; return the seconds to wait when it is refused."""
         now = self.clock()
+        if self.blocked_until is not None:
+            if now < self.blocked_until:
+                self.rejected += 1
+                return max(1.0, math.ceil(self.blocked_until - now))
+            self.blocked_until, self.start = None, None
         if self.start is None or now - self.start >= self.window:
             self.start, self.count = now, 0
-        self.count += 1
-        if self.count <= self.limit:
+        if self.count < self.limit:
+            self.count += 1
+            self.peak = max(self.peak, self.count)
             return None
         self.rejected += 1
-        return max(1.0, math.ceil(self.start + self.window - now))
+        end = now + self.window if self.block else self.start + self.window
+        if self.block:
+            self.blocked_until = end
+        return max(1.0, math.ceil(end - now))
 
-    @staticmethod
-    def response(wait: float) -> tuple[int, dict[str, str], bytes]:
+    def headers(self) -> dict[str, str]:
+        """`Ratelimit: "default";r=<left>;t=<seconds to the reset>` and the policy."""
+        now = self.clock()
+        if self.blocked_until is not None and now < self.blocked_until:
+            end, left = self.blocked_until, 0
+        else:
+            end = (now if self.start is None else self.start) + self.window
+            left = self.limit - self.count
+        return {"Ratelimit": f'"default";r={max(0, left)};t={max(0, math.ceil(end - now))}',
+                "Ratelimit-Policy": f'"default";q={self.limit};w={self.window:g}'}
+
+    def response(self, wait: float) -> tuple[int, dict[str, str], bytes]:
         body = {"success": False, "errors": [{"code": 971, "message": "Please wait and consider "
                                               "throttling your request speed"}],
                 "messages": [], "result": None}
-        return 429, {"Retry-After": str(int(wait)), "Content-Type": "application/json"}, \
-            json.dumps(body).encode()
+        headers = {"Retry-After": str(int(wait)), "Content-Type": "application/json",
+                   **self.headers()}
+        return 429, headers, json.dumps(body).encode()

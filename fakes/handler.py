@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -53,6 +54,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.server.fake  # type: ignore[attr-defined,no-any-return]
 
     def _dispatch(self, method: str) -> None:
+        self._extra: dict[str, str] = {}  # headers for every answer to this request
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("Content-Length") or 0)
@@ -89,6 +91,8 @@ class Handler(BaseHTTPRequestHandler):
             "body": None if body is INVALID_JSON else body, "raw_body": raw.decode("utf-8", "replace")
             if body is INVALID_JSON else None, "status": None, "fault": None,
             "token": "<redacted>" if auth else None, "token_known": token in fake.state.tokens,
+            # tells the callers of one fake apart (a fleet of Pis) without logging a token
+            "token_hash": hashlib.sha256(token.encode()).hexdigest()[:12] if token else None,
             "time": fake.now(), "user_agent": self.headers.get("User-Agent"),
             "auth_headers": [h for h in _AUTH_HEADERS if h in self.headers],
         }
@@ -97,7 +101,7 @@ class Handler(BaseHTTPRequestHandler):
             fake.request_log.append(entry)
             if fake.spec is not None:
                 self._violations("request", fake.spec.check_request(method, rel, query, body, raw))
-            wait = fake.limiter.check() if fake.limiter is not None else None
+            wait = self._limit()
             fault = next((f for f in fake.faults if f.matches(method, path)), None)
             if wait is None and fault is not None:
                 fault.hits += 1
@@ -141,6 +145,15 @@ class Handler(BaseHTTPRequestHandler):
                 return
         self._send(status, payload)
 
+    def _limit(self) -> float | None:
+        """The rate limiter's verdict (seconds to wait, or None); its headers go on the answer."""
+        limiter = self.fake.limiter
+        if limiter is None:
+            return None
+        wait = limiter.check()
+        self._extra = limiter.headers()
+        return wait
+
     def _violations(self, kind: str, problems: list[str]) -> None:
         for p in problems:
             self.fake.spec_violations.append({"kind": kind, "method": self.command,
@@ -177,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send_raw(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
-        for k, v in headers.items():
+        for k, v in {**getattr(self, "_extra", {}), **headers}.items():
             self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

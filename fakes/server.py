@@ -163,10 +163,11 @@ class FakeCloudflare:
         with self.lock:
             self.faults.clear()
 
-    def rate_limit(self, limit: int | None, window: float = 300.0) -> None:
-        """Enable (limit requests per window seconds) or disable (None) the rate limiter."""
+    def rate_limit(self, limit: int | None, window: float = 300.0, *, block: bool = False) -> None:
+        """Enable (limit requests per window seconds) or disable (None) the rate limiter;
+        `block`: refuse every call for a whole window after the first refusal."""
         with self.lock:
-            self.limiter = RateLimiter(limit, window, self.now) if limit else None
+            self.limiter = RateLimiter(limit, window, self.now, block) if limit else None
 
     def reset_faults(self) -> None:
         """Back to a well-behaved fake: no faults, echo overrides, rate limit or DNS fault mode,

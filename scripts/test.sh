@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every test of the project, as `make test` runs it (and CI, through .ci/run):
 #   lint      yamllint, ansible-lint --profile production, ansible-playbook --syntax-check,
+#             ansible-test sanity on the collection as built, antsibull-changelog lint,
 #             ruff on every Python file and mypy --strict (updater, fakes), with the one
 #             configuration in pyproject.toml, and the shell scripts through shellcheck
-#   unit      the fakes' tests, the role's spec test, the updater's tests (Python 3.11 and 3.13),
-#             the emulated Pi 1 (scripts/pi1.sh), the role on ansible-core 2.14 and 2.21
-#             (scripts/controller-matrix.sh)
+#   unit      the fakes' tests, the role's spec test, the collection's tests and a reproducible
+#             release build (scripts/release.sh --check), the updater's tests (Python 3.11 and 3.13),
+#             the 500-Pi fleet simulation (tests/fleet, ~1 min), the emulated Pi 1 (scripts/pi1.sh),
+#             the role on ansible-core 2.14 and 2.21 (scripts/controller-matrix.sh)
 #   molecule  every Molecule scenario (default, reprovision, check, absent, preflight) on a
 #             booted Debian "Pi" of each suite (bookworm, trixie), and collection (the release
 #             installed into a user's own repo) on trixie: the matrix, PI_JOBS runs at once
@@ -71,7 +73,8 @@ python_static() {
     # Every Python file (the updater, its tests and bench, the fakes, the Molecule and role
     # tests) under the one configuration in pyproject.toml; types for the updater and the fakes.
     [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
-    "$UPY" -m ruff check . && "$UPY" -m mypy --strict updater/src && "$UPY" -m mypy --strict fakes
+    "$UPY" -m ruff check . && "$UPY" -m mypy --strict updater/src && "$UPY" -m mypy --strict fakes &&
+        "$UPY" -m mypy --strict tests/fleet/sim.py tests/fleet/test_fleet.py
 }
 collection_sanity() {
     # ansible-test sanity on the collection as it ships (built, then installed under
@@ -162,7 +165,11 @@ for g in "${groups[@]}"; do
         unit)
             step "fakes/tests" pytest_in "$root/.venv/bin/python" fakes/tests
             step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
+            step "tests/test_collection.py (one version, changelog, contents)" pytest_in "$root/.venv/bin/python" tests/test_collection.py
+            step "release tarball: two builds, same bytes" scripts/release.sh --check
             step "updater/tests" pytest_in "$UPY" updater/tests --cov=pi_ddns --cov-config=pyproject.toml --cov-report=term
+            # The updater's venv drives pi_ddns; the tool venv renders the role's settings.
+            step "tests/fleet: 500 Pis vs Cloudflare's rate limit (simulated)" pytest_in "$UPY" tests/fleet
             step "Pi 1 (emulated armv6l): offline install, changed and no-change runs" scripts/pi1.sh test
             step "updater/tests on Python 3.13 (trixie rootfs)" scripts/py-matrix.sh
             step "ansible-core 2.14 and 2.21 x bookworm and trixie (site.yml, idempotence, record)" scripts/controller-matrix.sh

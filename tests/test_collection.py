@@ -191,7 +191,7 @@ def test_release_manifest_repack_is_self_consistent(tmp_path: Path) -> None:
     assert manifest["file_manifest_file"]["chksum_sha256"] == hashlib.sha256(files_json).hexdigest()
     installed = tmp_path / "installed"
     subprocess.run(
-        [_tool("ansible-galaxy"), "collection", "install", "-p", str(installed), str(repacked)],
+        [_tool("ansible-galaxy"), "collection", "install", "--force", "-p", str(installed), str(repacked)],
         check=True,
         capture_output=True,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 
@@ -156,3 +157,80 @@ def test_reset_restores_a_well_behaved_fake(fake: FakeCloudflare) -> None:
     assert call(f"{fake.url}/ip", token=None).text == "81.2.69.160"
     assert fake.dns.mode == "ok"
     assert len(fake.requests()) == 2
+
+
+def test_rate_limit_answer_is_cloudflares(fake: FakeCloudflare) -> None:
+    """429, Retry-After in whole seconds, error 971 in the envelope, and the documented
+    Ratelimit / Ratelimit-Policy headers on every answer while the limiter is on."""
+    now = [0.0]
+    fake.clock = lambda: now[0]
+    fake.rate_limit(2, window=300)
+    url = f"{fake.api_url}/zones?name=example.com"
+    first = call(url)
+    assert first.headers["Ratelimit-Policy"] == '"default";q=2;w=300'
+    assert first.headers["Ratelimit"] == '"default";r=1;t=300'
+    call(url)
+    now[0] = 99.5
+    resp = call(url)
+    assert resp.status == 429
+    assert resp.headers["Retry-After"] == "201"  # rounded up
+    assert resp.headers["Ratelimit"] == '"default";r=0;t=201'
+    assert resp.json == {"success": False, "messages": [], "result": None, "errors": [
+        {"code": 971, "message": "Please wait and consider throttling your request speed"}]}
+
+
+def test_rate_limit_block_refuses_everything_for_a_window(fake: FakeCloudflare) -> None:
+    """The docs' "all API calls for the next five minutes will be blocked"."""
+    now = [0.0]
+    fake.clock = lambda: now[0]
+    fake.rate_limit(1, window=300, block=True)
+    url = f"{fake.api_url}/zones"
+    assert call(url).status == 200
+    now[0] = 250.0
+    assert call(url).headers["Retry-After"] == "300"  # 5 minutes from the refusal
+    now[0] = 310.0  # the first window is over, the block is not
+    assert call(url).status == 429
+    now[0] = 550.0
+    assert call(url).status == 200
+    assert fake.limiter is not None
+    assert fake.limiter.rejected == 2
+
+
+@pytest.mark.parametrize("block", [False, True])
+def test_rate_limit_property_over_random_traffic(block: bool) -> None:
+    """For any traffic: no window lets more than `limit` through, a request is refused only
+    when its window is full (or blocked), and a retry after Retry-After is let through."""
+    from fakes.faults import RateLimiter
+
+    for seed in range(200):
+        rng = random.Random(seed)  # noqa: S311 - traffic, not secrets
+        now = _Clock()
+        limit, window = rng.randint(1, 20), rng.choice([1.0, 10.0, 300.0])
+        lim = RateLimiter(limit, window, now, block)
+        passed: list[float] = []
+        for _ in range(rng.randint(1, 300)):
+            now.t += rng.expovariate(limit / window * rng.choice([0.5, 1, 3]))
+            start_before = lim.start
+            wait = lim.check()
+            if wait is None:
+                passed.append(now.t)
+                assert lim.start is not None
+                assert sum(1 for t in passed if lim.start <= t) <= limit
+            else:
+                assert wait >= 1
+                assert float(wait).is_integer()
+                full = start_before is not None and now.t - start_before < window
+                assert full or lim.blocked_until is not None
+                if rng.random() < 0.2:  # honour Retry-After once
+                    now.t += wait
+                    assert lim.check() is None
+                    passed.append(now.t)
+        assert lim.peak <= limit
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t

@@ -134,8 +134,9 @@ class Env:
 
     def spawn(self, args: list[str], *, env: dict[str, str] | None = None,
               python_args: tuple[str, ...] = (), stderr_path: Path | None = None,
-              timeout: float = 60) -> Result:
-        """`python -m pi_ddns --config CONFIG ARGS...` in a subprocess."""
+              timeout: float = 60, input_text: str | None = None) -> Result:
+        """`python -m pi_ddns --config CONFIG ARGS...` in a subprocess (`input_text` on its
+        stdin)."""
         full_env = {k: v for k, v in os.environ.items()
                     if k not in ("JOURNAL_STREAM", "CLOUDFLARE_API_TOKEN")}
         full_env.update(env or {})
@@ -143,11 +144,11 @@ class Env:
                *args]
         if stderr_path is None:
             done = subprocess.run(cmd, capture_output=True, text=True, env=full_env,
-                                  timeout=timeout, check=False)
+                                  timeout=timeout, check=False, input=input_text)
             return Result(done.returncode, done.stdout, done.stderr)
         with stderr_path.open("w") as err:
             done = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True,
-                                  env=full_env, timeout=timeout, check=False)
+                                  env=full_env, timeout=timeout, check=False, input=input_text)
         return Result(done.returncode, done.stdout, stderr_path.read_text())
 
     def state(self) -> dict[str, Any]:

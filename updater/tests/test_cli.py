@@ -40,8 +40,14 @@ def test_no_change_run_imports_no_sdk_and_makes_no_api_call(env: Env) -> None:
     assert (code, err) == (0, "pi-ddns: info: no change\n")
     imported = {m.split(".")[0] for m in modules}
     assert not imported & set(SDK)
-    assert not {"pi_ddns.apply", "pi_ddns.decide", "urllib.request", "logging", "argparse",
-                "dataclasses", "subprocess"} & modules
+    assert not {"pi_ddns.cfapi", "pi_ddns.remove", "pi_ddns.decide", "urllib.request",
+                "logging", "argparse", "dataclasses", "subprocess"} & modules
+    # pi-ddns's own modules on this path, exactly (settings: the table config validates with)
+    assert {m for m in modules if m.startswith("pi_ddns")} == {
+        "pi_ddns", "pi_ddns.addresses", "pi_ddns.cfranges", "pi_ddns.cli", "pi_ddns.config",
+        "pi_ddns.credential", "pi_ddns.detect", "pi_ddns.errors", "pi_ddns.files",
+        "pi_ddns.httpclient", "pi_ddns.report", "pi_ddns.settings", "pi_ddns.state",
+        "pi_ddns.update"}
     assert env.fake.requests() == []
     assert env.fake.echo_hits["/ip"] == 1
 
@@ -141,7 +147,7 @@ def test_status_out_of_sync_and_after_failures(env: Env) -> None:
     code, data = status_json(env)
     assert code == EX_TEMPFAIL
     assert data["message"] == f"out of sync: A {NAME} is {IP1}, detected {IP2}"
-    env.write_token("revoked-token-123")
+    env.write_token("revoked-token-0123456789")
     assert env.run(["update"]).code == EX_NOPERM
     code, data = status_json(env)
     assert code == EX_NOPERM

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import TOKEN, Env, toml_dumps
-from pi_ddns import config
+from pi_ddns import config, credential
 from pi_ddns.config import DnsSource, HttpSource, StaticSource, TraceSource
 from pi_ddns.errors import EX_CONFIG, ConfigError
 
@@ -32,7 +32,8 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
     assert (c.adopt, c.ttl, c.proxied) == (False, None, None)
     assert c.state_file == Path("/var/lib/pi-ddns/state.json")
     assert c.max_cache_age == 86400
-    assert c.cloudflare == config.Cloudflare("https://api.cloudflare.com/client/v4", 10.0, 1)
+    assert c.cloudflare == config.Cloudflare("https://api.cloudflare.com/client/v4", 10.0, 1,
+                                             False)
     assert c.ipv4.enabled
     assert not c.ipv6.enabled
     assert (c.ipv4.policy, c.ipv4.agree, c.ipv4.timeout) == ("first", 2, 5.0)
@@ -94,8 +95,9 @@ ERRORS: list[tuple[str, str, str]] = [
      "records[1]: 'a.example.com' is listed twice"),
     ("bad name", 'zone = "example.com"\nrecords = ["a b.example.com"]\n',
      "records[0]: 'a b.example.com' is not a valid DNS name"),
-    ("bad ttl", MINIMAL + "ttl = 10\n", "ttl: must be 1 (automatic) or 60..86400, not 10"),
-    ("huge ttl", MINIMAL + "ttl = 100000\n", "ttl: must be between 1 and 86400"),
+    ("bad ttl", MINIMAL + "ttl = 10\n",
+     "ttl: must be 1 (automatic) or 60..86400, not 10 (only Enterprise"),
+    ("huge ttl", MINIMAL + "ttl = 100000\n", "ttl: must be 1 (automatic) or 60..86400, not 100000"),
     ("bad policy", MINIMAL + '[ipv4]\npolicy = "most"\n', "ipv4.policy: must be"),
     ("agree > sources", MINIMAL + '[ipv4]\npolicy = "agree"\nagree = 3\n',
      "ipv4.agree: is 3 but there are only 2 sources"),
@@ -131,7 +133,7 @@ def test_config_errors_name_file_key_and_reason(text: str, fragment: str) -> Non
 
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"missing.toml: cannot read the config: No such file"):
-        config.load(tmp_path / "missing.toml", {})
+        config.load(tmp_path / "missing.toml")
 
 
 # ---- the token -------------------------------------------------------------------------------
@@ -142,20 +144,25 @@ def write(path: Path, text: str, mode: int = 0o600) -> Path:
     return path
 
 
+def token(cfg: Path, env: dict[str, str]) -> str:
+    return credential.cloudflare_token(config.load(cfg), env)
+
+
 def test_token_order(tmp_path: Path) -> None:
     creds = tmp_path / "creds"
     creds.mkdir()
-    write(creds / "cloudflare-token", "from-credentials\n")
-    token_file = write(tmp_path / "token", "from-file\n")
+    write(creds / "cloudflare-token", "from-credentials-0123456789\n")
+    token_file = write(tmp_path / "token", "from-file-0123456789abcdef\n")
     cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
-    env = {"CREDENTIALS_DIRECTORY": str(creds), "CLOUDFLARE_API_TOKEN": "from-env"}
-    assert config.load(cfg, env).token == "from-credentials"
+    env = {"CREDENTIALS_DIRECTORY": str(creds), "CLOUDFLARE_API_TOKEN": "from-env-0123456789abcdef"}
+    assert token(cfg, env) == "from-credentials-0123456789"
     del env["CREDENTIALS_DIRECTORY"]
-    assert config.load(cfg, env).token == "from-file"
+    assert token(cfg, env) == "from-file-0123456789abcdef"
     token_file.unlink()
-    loaded = config.load(cfg, env)
-    assert (loaded.token, loaded.token_origin) == ("from-env", "$CLOUDFLARE_API_TOKEN")
-    assert config.load(cfg, {}).token is None
+    assert token(cfg, env) == "from-env-0123456789abcdef"
+    assert credential.find(None, env) == ("from-env-0123456789abcdef", "$CLOUDFLARE_API_TOKEN")
+    with pytest.raises(ConfigError, match="no API token: put it in"):
+        token(cfg, {})
 
 
 @pytest.mark.parametrize(("content", "why"), [
@@ -174,7 +181,7 @@ def test_bad_token_files(tmp_path: Path, content: str, why: str) -> None:
     token_file.chmod(0o600)
     cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
     with pytest.raises(ConfigError) as err:
-        config.load(cfg, {})
+        token(cfg, {})
     assert str(err.value).startswith(f"{token_file}: ")
     assert why in str(err.value)
     assert TOKEN[3:] not in str(err.value)
@@ -183,7 +190,7 @@ def test_bad_token_files(tmp_path: Path, content: str, why: str) -> None:
 def test_bad_token_in_environment(tmp_path: Path) -> None:
     cfg = write(tmp_path / "c.toml", MINIMAL)
     with pytest.raises(ConfigError, match=r"\$CLOUDFLARE_API_TOKEN: the token is quoted"):
-        config.load(cfg, {"CLOUDFLARE_API_TOKEN": f'"{TOKEN}"'})
+        token(cfg, {"CLOUDFLARE_API_TOKEN": f'"{TOKEN}"'})
 
 
 def test_unreadable_token_file(tmp_path: Path) -> None:
@@ -191,7 +198,7 @@ def test_unreadable_token_file(tmp_path: Path) -> None:
     token_file.mkdir()  # reading a directory fails even as root
     cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
     with pytest.raises(ConfigError, match="refusing the token file: a directory, not a regular"):
-        config.load(cfg, {})
+        token(cfg, {})
 
 
 def test_group_readable_token_file_warns(env: Env) -> None:
@@ -202,13 +209,16 @@ def test_group_readable_token_file_warns(env: Env) -> None:
     assert TOKEN not in result.err + result.out
 
 
-def test_token_is_not_in_repr(tmp_path: Path) -> None:
-    cfg = write(tmp_path / "c.toml", MINIMAL)
-    loaded = config.load(cfg, {"CLOUDFLARE_API_TOKEN": TOKEN})
-    assert loaded.token == TOKEN
+def test_the_config_holds_no_token(tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The token is not the config's: credential.py hands it only to who needs it."""
+    token_file = write(tmp_path / "token", TOKEN + "\n")
+    cfg = write(tmp_path / "c.toml", MINIMAL + f'token_file = "{token_file}"\n')
+    monkeypatch.setenv("CLOUDFLARE_API_TOKEN", TOKEN)
+    loaded = config.load(cfg)
+    assert not any("token" in f and f != "token_file" for f in loaded._fields)
     assert TOKEN not in repr(loaded)
-    assert TOKEN not in str(loaded)
-    assert "token=<hidden>" in repr(loaded)
+    assert token(cfg, {}) == TOKEN
 
 
 # ---- check-config through the CLI ------------------------------------------------------------

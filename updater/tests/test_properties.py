@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import IP1, MARKER, NAME, TOKEN, ZONE, toml_dumps
-from pi_ddns import cli, credential, dns, errors, report, state
-from pi_ddns.apply import _record
+from pi_ddns import cli, credential, dnsquery, errors, report, state
+from pi_ddns.cfapi import _record
 from pi_ddns.decide import Create, Noop, Record, RecordId, Update, Wanted, decide
 from pi_ddns.detect import SourceError, check, parse_address
 from pi_ddns.errors import ConfigError, ConflictError
@@ -88,7 +88,7 @@ def test_property_decide_never_touches_what_it_must_not(w: Wanted, at: list[Reco
 # ---- the DNS answer parser -------------------------------------------------------------------
 
 def _answer(qid: int, name: str, qtype: int, rdata: bytes) -> bytes:
-    question = dns.encode_name(name) + struct.pack("!HH", qtype, 1)
+    question = dnsquery.encode_name(name) + struct.pack("!HH", qtype, 1)
     header = struct.pack("!HHHHHH", qid, 0x8180, 1, 1, 0, 0)
     record = b"\xc0\x0c" + struct.pack("!HHIH", qtype, 1, 60, len(rdata)) + rdata
     return header + question + record
@@ -98,7 +98,7 @@ GOOD = _answer(0x1234, "myip.opendns.com", 1, bytes([81, 2, 69, 160]))
 
 
 def test_the_unharmed_answer_parses() -> None:
-    assert dns.parse_response(GOOD, 0x1234, "myip.opendns.com", 1, 1) == [IP1]
+    assert dnsquery.parse_response(GOOD, 0x1234, "myip.opendns.com", 1, 1) == [IP1]
 
 
 @given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), max_size=4),
@@ -110,7 +110,7 @@ def test_property_damaged_dns_answers_give_a_source_error_or_a_global_address(
         msg[pos] = value
     data = bytes(msg[:cut]) + tail
     try:
-        answers = dns.parse_response(data, 0x1234, "myip.opendns.com", 1, 1)
+        answers = dnsquery.parse_response(data, 0x1234, "myip.opendns.com", 1, 1)
         assert answers
         address = parse_address(answers[0], 4) if len(answers) == 1 else None
     except SourceError:

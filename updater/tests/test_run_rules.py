@@ -223,13 +223,13 @@ def test_a_slow_detection_spends_the_budget_and_nothing_is_written(env: Env) -> 
 
 
 def test_the_default_budget_is_below_the_units_timeout() -> None:
-    from pi_ddns.config import Config
+    from pi_ddns.settings import SETTINGS
 
     unit = (REPO / "roles/ddns/templates/pi-ddns.service.j2").read_text()
     defaults = (REPO / "roles/ddns/defaults/main.yml").read_text()
     assert "TimeoutStartSec={{ ddns_run_timeout | int + 60 }}" in unit
     assert "ddns_run_timeout: 240" in defaults
-    assert Config._field_defaults["run_timeout"] == 240.0
+    assert SETTINGS["run_timeout"].default == 240.0
 
 
 # ---- 4. a failure before detection is pinged too ----------------------------------------------

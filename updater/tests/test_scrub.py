@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from conftest import Env
 from hostile import HostileServer
-from pi_ddns import dns, report
+from pi_ddns import dnsquery, report
 
 TOKEN_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-"
 tokens = st.text(TOKEN_CHARS, min_size=20, max_size=60)
@@ -233,5 +233,5 @@ def test_dns_helpers_agree(txt_server: TxtResponder) -> None:
     txt_server.txt = b"81.2.69.160"
     source = DnsSource(parse_address("127.0.0.1", 4, allow_nonglobal=True), "whoami.cloudflare",
                        "TXT", "CH", txt_server.port)
-    assert dns.query(source, 2.0) == ["81.2.69.160"]
+    assert dnsquery.query(source, 2.0) == ["81.2.69.160"]
     assert socket.AF_INET  # loopback only

@@ -307,7 +307,7 @@ def test_detection_failure_changes_nothing(env: Env) -> None:
 
 @pytest.mark.parametrize(("rule", "code", "text"), [
     ({"status": 403, "code": 9109, "message": "Invalid access token"}, EX_NOPERM, "DNS > Edit"),
-    ({"status": 429, "code": 971, "message": "Please wait", "retry_after": 30}, EX_TEMPFAIL,
+    ({"status": 429, "code": 971, "message": "Please wait", "retry_after": 600}, EX_TEMPFAIL,
      "rate limited"),
     ({"status": 502, "body": "<html>bad gateway</html>", "content_type": "text/html"},
      EX_TEMPFAIL, "server error"),
@@ -400,13 +400,14 @@ def test_dry_run_cold_reads_but_writes_nothing(env: Env) -> None:
     assert result.out == f"would have created A {NAME} {IP1}\n"
 
 
-def test_dry_run_warm_change_makes_no_call(env: Env) -> None:
+def test_dry_run_warm_change_looks_up_afresh_and_writes_nothing(env: Env) -> None:
+    """A dry run never reads the state (test_dry_run.py): even warm, it asks Cloudflare."""
     warm(env)
     before = env.state_path.read_bytes()
     env.fake.set_ip(ipv4=IP2)
     result = env.run(["update", "--dry-run"])
     assert result.code == 0
-    assert env.calls() == []
+    assert env.calls() == ["GET zones", "GET list"]
     assert env.records()[0]["content"] == IP1
     assert env.state_path.read_bytes() == before
     assert "would have updated" in result.lines[-1]

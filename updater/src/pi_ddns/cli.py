@@ -1,4 +1,10 @@
-"""Command line wiring: parse arguments, run one command, map errors to sysexits codes."""
+"""Command line wiring: parse arguments, run one command, map errors to sysexits codes.
+
+`check-config` imports nothing outside the standard library and pi_ddns's own leaf modules,
+so the role runs it on the Ansible controller straight from the source tree:
+`python3 -c 'import sys; sys.path.insert(0, SRC); from pi_ddns.cli import run; run()'
+check-config --config FILE --token-stdin`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, NoReturn
 
-from pi_ddns import __version__, config, report
+from pi_ddns import __version__, config, credential, report
 from pi_ddns.errors import EX_SOFTWARE, EX_USAGE, DdnsError
 
 USAGE = """\
@@ -17,19 +23,29 @@ usage: pi-ddns [--config PATH] [-v] COMMAND [OPTIONS]
        pi-ddns --version
 
 commands:
-  update [--dry-run] [--force]   one check-and-sync cycle (the timer's job)
-  status [--json]                detected address, managed records, last run (no API call)
-  check-config [--config FILE]   validate a config file (and the token's format, if found)
+  update [--dry-run] [--force] [--token-stdin]
+                    one check-and-sync cycle (the timer's job)
+  status [--json]   detected address, managed records, last run (no API call)
+  check-config [--token-stdin]
+                    validate the config (and the token's format); reads no other file
+                    named in the config when --token-stdin is given
+  remove [--dry-run] [--token-stdin]
+                    delete the records pi-ddns owns at the configured names (A and AAAA
+                    whose comment carries the marker); one `deleted NAME TYPE ID` line each
 
 options:
   --config PATH   config file (default: $PI_DDNS_CONFIG or /etc/pi-ddns/config.toml)
   -v, --verbose   debug output
-  --dry-run       update: decide and print, change nothing
+  --dry-run       update: look up zone and records afresh, print the plan; no write at
+                  Cloudflare, no state, no lock, no ping, no notification, no metrics.
+                  remove: print `would delete NAME TYPE ID` lines, delete nothing
   --force         update: reconcile with Cloudflare even if the cache says nothing changed
+  --token-stdin   read the Cloudflare API token from standard input
   --json          status: one JSON object on stdout
 """
 
-_FLAGS = {"update": ("--dry-run", "--force"), "status": ("--json",), "check-config": ()}
+_FLAGS = {"update": ("--dry-run", "--force", "--token-stdin"), "status": ("--json",),
+          "check-config": ("--token-stdin",), "remove": ("--dry-run", "--token-stdin")}
 
 
 class Args(NamedTuple):
@@ -108,26 +124,37 @@ def main(argv: Sequence[str] | None = None, *, now: Callable[[], float] = time.t
 
 def _dispatch(args: Args, now: Callable[[], float]) -> int:
     path = _config_path(args)
+    stdin = "--token-stdin" in args.flags
     if args.command == "check-config":
-        return check_config(path)
+        return check_config(path, token_stdin=stdin)
     cfg = config.load(path)
-    report.hide(cfg.token)
     if args.command == "status":
         from pi_ddns.status import status
 
         return status(cfg, as_json="--json" in args.flags)
+    if args.command == "remove":
+        from pi_ddns.remove import remove
+
+        return remove(cfg, dry_run="--dry-run" in args.flags, token_stdin=stdin)
     from pi_ddns.update import update
 
     return update(cfg, dry_run="--dry-run" in args.flags, force="--force" in args.flags,
-                  now=now)
+                  now=now, token_stdin=stdin)
 
 
-def check_config(path: Path) -> int:
-    """Validate the config (and the token's format, if a token is found)."""
+def check_config(path: Path, *, token_stdin: bool = False) -> int:
+    """Validate the config and the token's format: the token from stdin (then no other file
+    the config names is read: they live on the Pi), or the one found where a run looks."""
     cfg = config.load(path)
+    if token_stdin:
+        credential.cloudflare_token(cfg, stdin=True)
+        token = f"token from {credential.STDIN}"
+    else:
+        found, origin = credential.find(cfg.token_file, os.environ)
+        report.hide(found)
+        token = f"token from {origin}" if found else "no token found yet (needed by update)"
+        credential.ntfy_token(cfg)
     families = ", ".join(f"IPv{f.version} via {len(f.sources)} source(s)" for f in cfg.families)
-    token = (f"token from {cfg.token_origin}" if cfg.token else
-             "no token found yet (needed by update)")
     print(f"{path}: ok: zone {cfg.zone}, {len(cfg.records)} record(s), {families}; {token}")
     return 0
 

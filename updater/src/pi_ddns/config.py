@@ -2,8 +2,10 @@
 
 The records are `NamedTuple`s, not dataclasses: this module is on every timer run's hot path,
 where importing `dataclasses` (inspect, ast, ...) and building a dozen slotted classes cost ~9 ms
-of the ~20 ms budget (measured with -X importtime). They are as immutable and as typed, and
-Config's repr hides the token.
+of the ~20 ms budget (measured with -X importtime). They are as immutable and as typed. No
+secret is in them: credential.py reads the tokens and hands them to the commands that use them.
+
+Defaults and ranges come from settings.SETTINGS, the one table of them.
 
 Every error names the file, the key and the reason: `FILE: ipv4.sources[1].url: reason`.
 Unknown keys are errors, so a typo never silently falls back to a default.
@@ -12,7 +14,6 @@ Unknown keys are errors, so a typo never silently falls back to a default.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -20,11 +21,11 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from pi_ddns import credential, files, report
+from pi_ddns import files, report
 from pi_ddns.errors import ConfigError
+from pi_ddns.settings import AUTOMATIC_TTL, SETTINGS
 
 DEFAULT_PATH = "/etc/pi-ddns/config.toml"
-DEFAULT_API_URL = "https://api.cloudflare.com/client/v4"
 MAX_CONFIG = 64 * 1024  # bytes; a real config is ~2 KB
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -101,10 +102,10 @@ class Family(NamedTuple):
 
 
 class Cloudflare(NamedTuple):
-    api_url: str = DEFAULT_API_URL
-    timeout: float = 10.0
-    retries: int = 1
-    allow_http: bool = False  # an http:// api_url to a host other than loopback
+    api_url: str
+    timeout: float
+    retries: int
+    allow_http: bool  # an http:// api_url to a host other than loopback
 
 
 EVENTS = ("change", "failure", "recovery")
@@ -113,12 +114,12 @@ EVENTS = ("change", "failure", "recovery")
 class Notify(NamedTuple):
     """[notify]: where change, failure and recovery notifications go (none by default)."""
 
-    webhook_url: str | None = None
-    ntfy_url: str | None = None
-    ntfy_token_file: Path | None = None
-    kuma_url: str | None = None
-    timeout: float = 5.0  # the cap per notification; also bounded by what run_timeout leaves
-    events: tuple[str, ...] = EVENTS
+    webhook_url: str | None
+    ntfy_url: str | None
+    ntfy_token_file: Path | None
+    kuma_url: str | None
+    timeout: float  # the cap per notification; also bounded by what run_timeout leaves
+    events: tuple[str, ...]
 
     @property
     def channels(self) -> tuple[tuple[str, str], ...]:
@@ -143,19 +144,9 @@ class Config(NamedTuple):
     cloudflare: Cloudflare
     ipv4: Family
     ipv6: Family
-    token: str | None = None  # never printed: see __repr__
-    token_origin: str | None = None  # where the token came from, for messages
-    run_timeout: float = 240.0  # the whole update run's budget, below the unit's TimeoutStartSec
-    notify: Notify = Notify()
-    metrics_dir: Path | None = None  # node_exporter textfile directory (tmpfs); None: no metrics
-    ntfy_token: str | None = None  # never printed, like token
-    ntfy_token_origin: str | None = None
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{k}={v!r}" for k, v in zip(self._fields, self, strict=True)
-                          if k not in ("token", "ntfy_token"))
-        return (f"Config({shown}, token={'<hidden>' if self.token else None}, "
-                f"ntfy_token={'<hidden>' if self.ntfy_token else None})")
+    run_timeout: float  # the whole update run's budget, below the unit's TimeoutStartSec
+    notify: Notify
+    metrics_dir: Path | None  # node_exporter textfile directory (tmpfs); None: no metrics
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -197,9 +188,11 @@ _IFNAME = re.compile(r"[A-Za-z0-9_.:@-]{1,15}\Z")
 class _Table:
     """One TOML table being read: remembers which keys were used, to reject the rest."""
 
-    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any]) -> None:
+    def __init__(self, file: Path, prefix: str, data: Mapping[str, Any],
+                 where: str | None = None) -> None:
         self.file = file
         self.prefix = prefix
+        self.where = prefix if where is None else where  # the prefix of its keys in SETTINGS
         self.data = data
         self.used: set[str] = set()
 
@@ -240,27 +233,28 @@ class _Table:
         value: bool | None = self._typed(name, bool, "true or false")
         return value
 
-    def flag(self, name: str, default: bool) -> bool:
-        value = self.opt_flag(name)
-        return default if value is None else value
-
-    def opt_integer(self, name: str, lo: int, hi: int) -> int | None:
-        value: int | None = self._typed(name, int, "an integer")
-        if value is not None and not lo <= value <= hi:
-            raise self.error(name, f"must be between {lo} and {hi}, not {value}")
-        return value
-
-    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
-        value = self.opt_integer(name, lo, hi)
-        return default if value is None else value
-
-    def num(self, name: str, default: float, lo: float, hi: float) -> float:
-        value = self._typed(name, (int, float), "a number")
-        if value is None:
-            return default
-        if not lo <= value <= hi:  # also rejects nan
-            raise self.error(name, f"must be between {lo:g} and {hi:g}, not {value}")
-        return float(value)
+    def get(self, name: str) -> Any:
+        """The value of a setting in SETTINGS, checked against its kind and range; its default
+        when it is not set."""
+        s = SETTINGS[self.where + name]
+        value: Any
+        if s.kind is bool:
+            value = self.opt_flag(name)
+        elif s.kind is str:
+            value = self.opt_text(name)
+            if value is not None and s.maximum is not None and len(value) > s.maximum:
+                raise self.error(name, f"must be printable and at most {s.maximum:g} "
+                                 "characters")
+        else:
+            value = self._typed(name, int if s.kind is int else (int, float),
+                                "an integer" if s.kind is int else "a number")
+            if value is not None and not (
+                    (s.minimum is None or s.minimum <= value)
+                    and (s.maximum is None or value <= s.maximum)):  # also rejects nan
+                raise self.error(name, f"must be between {s.minimum:g} and {s.maximum:g}, "
+                                 f"not {value}")
+            value = value if value is None else s.kind(value)
+        return s.default if value is None else value
 
     def table(self, name: str) -> _Table:
         value = self.raw(name)
@@ -316,7 +310,7 @@ def _path(t: _Table, key: str, value: str, what: str) -> Path:
     return path
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
     if host.lower().rstrip(".") == "localhost":
         return True
     try:
@@ -394,7 +388,7 @@ def _dns_source(t: _Table, version: int) -> DnsSource:
     rrtype = t.text("rrtype", rrtype or ("A" if version == 4 else "AAAA"))
     rrclass = t.text("rrclass", rrclass or "IN")
     server = t.text("server", server) if server else t.req_text("server")
-    port = t.integer("port", 53, 1, 65535)
+    port = t.get("port")
     want = "A" if version == 4 else "AAAA"
     if rrtype not in (want, "TXT"):
         raise t.error("rrtype", f"must be {want} or TXT for IPv{version}, not {rrtype!r}")
@@ -406,13 +400,13 @@ def _dns_source(t: _Table, version: int) -> DnsSource:
 
 def _family(top: _Table, version: int) -> Family:
     t = top.table(f"ipv{version}")
-    enabled = t.flag("enabled", version == 4)
-    policy = t.text("policy", "first")
+    enabled = t.get("enabled")
+    policy = t.get("policy")
     if policy not in ("first", "agree"):
         raise t.error("policy", f"must be \"first\" or \"agree\", not {policy!r}")
-    agree = t.integer("agree", 2, 1, 16)
-    allow_nonglobal = t.flag("allow_nonglobal", False)
-    timeout = t.num("timeout", 5.0, 0.1, 120.0)
+    agree = t.get("agree")
+    allow_nonglobal = t.get("allow_nonglobal")
+    timeout = t.get("timeout")
     raw = t.raw("sources")
     if raw is None:
         raw = _DEFAULT_SOURCES[version]
@@ -422,7 +416,8 @@ def _family(top: _Table, version: int) -> Family:
     for i, item in enumerate(raw):
         if not isinstance(item, dict):
             raise t.error(f"sources[{i}]", f"must be a table, not {_kind(item)}")
-        sources.append(_source(_Table(t.file, f"{t.key('sources')}[{i}].", item), version))
+        sources.append(_source(_Table(t.file, f"{t.key('sources')}[{i}].", item,
+                                      f"{t.key('sources')}[]."), version))
     if policy == "agree" and agree is not None and agree > len(sources):
         raise t.error("agree", f"is {agree} but there are only {len(sources)} sources")
     t.done()
@@ -442,16 +437,18 @@ def _notify(top: _Table) -> Notify:
     t = top.table("notify")
     urls = {}
     for key in ("webhook_url", "ntfy_url", "kuma_url"):
-        value = t.opt_text(key)
+        value = t.get(key)
         urls[key] = _url(t, key, value) if value is not None else None
     kuma = urls["kuma_url"]
     if kuma is not None and not is_kuma(kuma):
         raise t.error("kuma_url", "is not an Uptime Kuma push URL (.../api/push/<token>)")
-    token_text = t.opt_text("ntfy_token_file")
+    token_text = t.get("ntfy_token_file")
     token_file = _path(t, "ntfy_token_file", token_text, "token file") if token_text else None
     if token_file is not None and urls["ntfy_url"] is None:
         raise t.error("ntfy_token_file", "is set but ntfy_url is not")
-    timeout = t.num("timeout", 5.0, 0.1, 30.0)
+    if token_file is not None and not secure(urls["ntfy_url"]):
+        raise t.error("ntfy_url", NTFY_HTTP)
+    timeout = t.get("timeout")
     raw = t.raw("events")
     events: tuple[str, ...] = EVENTS
     if raw is not None:
@@ -466,8 +463,20 @@ def _notify(top: _Table) -> Notify:
     return Notify(urls["webhook_url"], urls["ntfy_url"], token_file, kuma, timeout, events)
 
 
+def _ttl(top: _Table) -> int | None:
+    """SETTINGS' range, and AUTOMATIC_TTL below it."""
+    lo, hi = SETTINGS["ttl"].minimum, SETTINGS["ttl"].maximum
+    ttl: int | None = top._typed("ttl", int, "an integer")
+    if ttl is None or ttl == AUTOMATIC_TTL or lo is None or hi is None or lo <= ttl <= hi:
+        return ttl
+    hint = (" (only Enterprise zones take 30..59, and pi-ddns does not support it)"
+            if AUTOMATIC_TTL < ttl < lo else "")
+    raise top.error("ttl", f"must be {AUTOMATIC_TTL} (automatic) or {lo:g}..{hi:g}, not {ttl}"
+                    + hint)
+
+
 def _metrics_dir(top: _Table) -> Path | None:
-    text = top.opt_text("metrics_dir")
+    text = top.get("metrics_dir")
     if text is None:
         return None
     if not text.startswith("/"):
@@ -475,7 +484,7 @@ def _metrics_dir(top: _Table) -> Path | None:
     return _path(top, "metrics_dir", text, "directory")
 
 
-def parse(text: str, file: Path) -> Config:  # noqa: PLR0915 - one key after another
+def parse(text: str, file: Path) -> Config:
     """Validate the TOML text of `file` (no token lookup)."""
     try:
         data = tomllib.loads(text)
@@ -499,35 +508,29 @@ def parse(text: str, file: Path) -> Config:  # noqa: PLR0915 - one key after ano
         if name in records:
             raise top.error(key, f"{name!r} is listed twice")
         records.append(name)
-    marker = top.text("comment_marker", "managed-by: pi-ddns")
-    if len(marker) > 100 or not marker.isprintable():
-        raise top.error("comment_marker", "must be printable and at most 100 characters")
-    adopt = top.flag("adopt", False)
-    ttl = top.opt_integer("ttl", 1, 86400)
-    if ttl is not None and 1 < ttl < 60:
-        # Cloudflare: "Value must be between 60 and 86400, with the minimum reduced to 30 for
-        # Enterprise zones". pi-ddns does not tell zone plans apart: 60 is the floor for all.
-        raise top.error("ttl", f"must be 1 (automatic) or 60..86400, not {ttl} (only "
-                        "Enterprise zones take 30..59, and pi-ddns does not support it)")
-    proxied = top.opt_flag("proxied")
-    state_file = _path(top, "state_file", top.text("state_file", "/var/lib/pi-ddns/state.json"),
-                       "state file")
-    max_cache_age = top.num("max_cache_age", 86400.0, 0.0, 30 * 86400.0)
-    run_timeout = top.num("run_timeout", 240.0, 1.0, 3600.0)
-    token_text = top.opt_text("token_file")
+    marker = top.get("comment_marker")
+    if not marker.isprintable():
+        raise top.error("comment_marker", "must be printable and at most "
+                        f"{SETTINGS['comment_marker'].maximum:g} characters")
+    adopt = top.get("adopt")
+    ttl = _ttl(top)
+    proxied = top.get("proxied")
+    state_file = _path(top, "state_file", top.get("state_file"), "state file")
+    max_cache_age = top.get("max_cache_age")
+    run_timeout = top.get("run_timeout")
+    token_text = top.get("token_file")
     token_file = _path(top, "token_file", token_text, "token file") if token_text else None
-    healthcheck = top.opt_text("healthcheck_url")
+    healthcheck = top.get("healthcheck_url")
     if healthcheck is not None:
         _url(top, "healthcheck_url", healthcheck)
     cf = top.table("cloudflare")
-    api_url = _url(cf, "api_url", cf.text("api_url", DEFAULT_API_URL)).rstrip("/")
-    allow_http = cf.flag("allow_http", False)
+    api_url = _url(cf, "api_url", cf.get("api_url")).rstrip("/")
+    allow_http = cf.get("allow_http")
     if urlsplit(api_url).scheme == "http" and not allow_http \
-            and not _is_loopback(urlsplit(api_url).hostname or ""):
+            and not is_loopback(urlsplit(api_url).hostname or ""):
         raise cf.error("api_url", f"{api_url!r} would send the token unencrypted; use https:// "
                        "or set [cloudflare] allow_http = true")
-    cloudflare = Cloudflare(api_url, cf.num("timeout", 10.0, 0.1, 300.0),
-                            cf.integer("retries", 1, 0, 10), allow_http)
+    cloudflare = Cloudflare(api_url, cf.get("timeout"), cf.get("retries"), allow_http)
     cf.done()
     ipv4, ipv6 = _family(top, 4), _family(top, 6)
     if not (ipv4.enabled or ipv6.enabled):
@@ -540,8 +543,17 @@ def parse(text: str, file: Path) -> Config:  # noqa: PLR0915 - one key after ano
                   metrics_dir=metrics_dir)
 
 
-def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
-    """Read and validate the config, then find the token (None if there is none anywhere)."""
+def secure(url: str | None) -> bool:
+    """https://, or http:// to this host only: where a token may be sent."""
+    parts = urlsplit(url or "")
+    return parts.scheme == "https" or is_loopback(parts.hostname or "")
+
+
+NTFY_HTTP = "is http:// and would send the ntfy token unencrypted; use https://"
+
+
+def load(file: Path) -> Config:
+    """Read and validate the config (no token lookup: see credential.py)."""
     try:
         text = files.read_regular(file, MAX_CONFIG).decode("utf-8")
     except files.FileRefused as e:
@@ -550,20 +562,7 @@ def load(file: Path, environ: Mapping[str, str] | None = None) -> Config:
         reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e)
         raise ConfigError(f"{file}: cannot read the config: {reason}") from None
     config = parse(text, file)
-    api = urlsplit(config.cloudflare.api_url)
-    if api.scheme == "http" and not _is_loopback(api.hostname or ""):
+    if not secure(config.cloudflare.api_url):
         report.warning(f"{file}: api_url is http:// (allow_http = true): the token crosses the "
                        "network unencrypted")
-    env = os.environ if environ is None else environ
-    token, origin = credential.find(config.token_file, env)
-    config = config._replace(token=token, token_origin=origin)
-    if config.notify.ntfy_url:
-        ntfy, ntfy_origin = credential.find(config.notify.ntfy_token_file, env,
-                                            name=credential.NTFY_CREDENTIAL, env_var=None)
-        report.hide(ntfy)  # from here on, no log line or notification can hold it
-        ntfy_url = urlsplit(config.notify.ntfy_url)
-        if ntfy and ntfy_url.scheme == "http" and not _is_loopback(ntfy_url.hostname or ""):
-            raise ConfigError(f"{file}: notify.ntfy_url: is http:// and would send the ntfy "
-                              "token unencrypted; use https://")
-        config = config._replace(ntfy_token=ntfy, ntfy_token_origin=ntfy_origin)
     return config

@@ -26,13 +26,9 @@ from pi_ddns.config import (
     StaticSource,
     TraceSource,
 )
-from pi_ddns.errors import DetectionError
+from pi_ddns.errors import DetectionError, HttpError, SourceError
 
 MAX_BODY = httpclient.MAX_BODY
-
-class SourceError(Exception):
-    """One source gave no usable answer; the message says why (never the raw answer at length)."""
-
 
 class Detected(NamedTuple):
     version: int
@@ -96,7 +92,7 @@ def http_get(url: str, timeout: float) -> bytes:
     """One GET, no redirects followed, status 200 only, framing exact, body capped at MAX_BODY."""
     try:
         resp = httpclient.request("GET", url, timeout)
-    except httpclient.HttpError as e:
+    except HttpError as e:
         raise SourceError(str(e)) from None
     if 300 <= resp.status < 400:
         raise SourceError(f"HTTP {resp.status} redirect (to {_location(resp)}) not followed")
@@ -128,9 +124,9 @@ def _ask(source: Source, family: Family) -> Address:
     if isinstance(source, HttpSource):
         return parse_echo(http_get(source.url, timeout), v, lax)
     if isinstance(source, DnsSource):
-        from pi_ddns import dns
+        from pi_ddns import dnsquery
 
-        answers = dns.query(source, timeout)
+        answers = dnsquery.query(source, timeout)
         if len(answers) != 1:
             raise SourceError(f"{len(answers)} answers, expected 1")
         return parse_address(answers[0], v, lax)

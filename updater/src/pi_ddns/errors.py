@@ -86,3 +86,25 @@ class RecordGone(TransientError):
 
 class ZoneGone(TransientError):
     """A cached zone id no longer routes (the zone was deleted or moved): look it up again."""
+
+
+class RateLimited(TransientError):
+    """429: Cloudflare asks to wait `retry_after` seconds (None: no usable Retry-After)."""
+
+    def __init__(self, message: str, retry_after: float | None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+# Inside one module's work, not a run's outcome: each is caught and turned into one of the
+# errors above (or into a warning) by the module that called it.
+
+
+class SourceError(Exception):
+    """One IP source gave no usable answer; the message says why (never the raw answer at
+    length). detect.py collects these into a DetectionError."""
+
+
+class HttpError(Exception):
+    """No acceptable HTTP answer (httpclient.py); the message says why in a few words (no raw
+    answer text)."""

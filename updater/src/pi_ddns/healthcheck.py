@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 from pi_ddns import httpclient, report
 from pi_ddns.config import is_kuma
+from pi_ddns.errors import HttpError
 
 MAX_MESSAGE = 1000  # characters of the summary sent along
 
@@ -59,7 +60,7 @@ def _send(method: str, url: str, body: bytes | None, timeout: float) -> None:
     host = report.safe(urlsplit(url).hostname or "?", 100)
     try:
         resp = httpclient.request(method, url, timeout, body=body, head_only=True)
-    except httpclient.HttpError as e:
+    except HttpError as e:
         report.warning(f"healthcheck ping {host}: {e}")
         return
     if resp.status >= 300:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from pi_ddns import __version__
+from pi_ddns.errors import HttpError
 
 if TYPE_CHECKING:
     import ssl
@@ -36,10 +37,6 @@ _STATUS = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9]) ([\t\x20-\x7e]*)\Z")
 _HEADER = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\Z")
 _CHUNK = re.compile(rb"([0-9A-Fa-f]{1,7})(;[\t\x20-\x7e]*)?\Z")
 _DIGITS = re.compile(rb"[0-9]{1,9}\Z")
-
-
-class HttpError(Exception):
-    """No acceptable answer; the message says why in a few words (no raw answer text)."""
 
 
 class Response(NamedTuple):

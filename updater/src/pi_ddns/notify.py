@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from pi_ddns import __version__, httpclient, report
 from pi_ddns.config import Config
+from pi_ddns.errors import HttpError
 
 MIN_BUDGET = 1.0  # seconds a channel always gets, even with run_timeout spent
 MAX_MESSAGE = 1000  # characters of the summary
@@ -70,8 +71,9 @@ class Message:
         return json.dumps(body, ensure_ascii=True).encode("ascii")
 
 
-def send(cfg: Config, message: Message, deadline: float) -> None:
-    """Deliver `message` on every configured channel, in turn; never raises."""
+def send(cfg: Config, message: Message, deadline: float, ntfy_token: str | None) -> None:
+    """Deliver `message` on every configured channel, in turn (`ntfy_token`: the ntfy access
+    token, from credential.ntfy_token); never raises."""
     channels = cfg.notify.channels
     for i, (channel, url) in enumerate(channels):
         budget = max(MIN_BUDGET, min(cfg.notify.timeout,
@@ -80,7 +82,7 @@ def send(cfg: Config, message: Message, deadline: float) -> None:
             if channel == "webhook":
                 _webhook(url, message, budget)
             elif channel == "ntfy":
-                _ntfy(url, cfg.ntfy_token, message, budget)
+                _ntfy(url, ntfy_token, message, budget)
             else:
                 _kuma(url, message, budget)
         except Exception as e:  # noqa: BLE001 - a notification never fails the run
@@ -92,7 +94,7 @@ def send(cfg: Config, message: Message, deadline: float) -> None:
 
 def _check(resp: httpclient.Response) -> None:
     if resp.status >= 300:
-        raise httpclient.HttpError(f"HTTP {resp.status}")
+        raise HttpError(f"HTTP {resp.status}")
 
 
 def _webhook(url: str, message: Message, budget: float) -> None:

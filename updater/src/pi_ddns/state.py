@@ -237,6 +237,16 @@ def save(path: Path, state: State) -> None:
         os.close(dir_fd)
 
 
+# A second run waits this long for the first to end (a run without trouble takes a second or
+# two), then stops with 75 naming the other run's pid.
+LOCK_WAIT = 10.0
+
+
+def run_lock(path: Path, run_timeout: float) -> int | None:
+    """lock() as update and remove take it: waiting LOCK_WAIT, at most half the run's budget."""
+    return lock(path, min(LOCK_WAIT, run_timeout / 2), time.sleep)
+
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 

@@ -1,9 +1,14 @@
-"""`pi-ddns update`: config -> state -> detect -> (decide -> apply) -> state -> report.
+"""`pi-ddns update`: config -> state -> detect -> (decide -> cfapi) -> state -> report.
 
-The hot path (address and settings unchanged, cache fresh) ends before `apply` is imported: no
+The hot path (address and settings unchanged, cache fresh) ends before `cfapi` is imported: no
 SDK, no API request, no state write. Otherwise a warm cache costs one list per changed name and
 one PATCH per changed record; a cold, stale or forced run adds the zone lookup and lists every
 name. A write only ever goes to a record id that a list has just shown at the name.
+
+A dry run touches nothing but Cloudflare's read API: it neither reads nor writes the state,
+takes no lock, pings no healthcheck, sends no notification and writes no metrics; it always
+looks the zone up and lists every name (so the role can try a config before installing it,
+with the same bytes, anywhere).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pi_ddns.errors import ConflictError, DdnsError, DetectionError, RunDeadline
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pi_ddns.apply import CloudflareApi
+    from pi_ddns.cfapi import CloudflareApi
     from pi_ddns.decide import Record, Wanted, ZoneId
 
 
@@ -36,9 +41,10 @@ def canonical(content: str) -> str:
 class _Run:
     """One update run: the state it mutates and the words it reports."""
 
-    def __init__(self, cfg: Config, st: state.State, now: float, dry_run: bool,
-                 deadline: float) -> None:
+    def __init__(self, cfg: Config, st: state.State, now: float, dry_run: bool,  # noqa: PLR0917
+                 deadline: float, ntfy_token: str | None) -> None:
         self.cfg, self.st, self.now, self.dry_run = cfg, st, now, dry_run
+        self.ntfy_token = ntfy_token  # for the notification, if there is one
         self.deadline = deadline  # time.monotonic() by which the run ends (run_timeout)
         self.done: list[str] = []
         self.wrong: list[str] = []  # writes that landed on another record (restored)
@@ -73,28 +79,24 @@ class _Run:
                                             record.proxied, record.comment)
 
 
-# A second run waits this long for the first to end (a run without trouble takes a second or
-# two), then stops with 75 naming the other run's pid.
-LOCK_WAIT = 10.0
-
-
-def update(cfg: Config, *, dry_run: bool, force: bool,
-           now: Callable[[], float]) -> int:
+def update(cfg: Config, *, dry_run: bool, force: bool, now: Callable[[], float],
+           token_stdin: bool = False) -> int:
     deadline = time.monotonic() + cfg.run_timeout
+    ntfy = None if dry_run else credential.ntfy_token(cfg)
     try:
-        token = credential.require(cfg)
+        token = credential.cloudflare_token(cfg, stdin=token_stdin)
     except DdnsError as e:  # fails before detection: the monitor hears of it all the same
         if not dry_run:
             _ping(cfg, e.exit_code, str(e))
         raise
     # One run at a time, for the whole run: two runs racing through an address change would
     # leave Cloudflare and the cache holding different addresses. A dry run writes nothing.
-    lock = None if dry_run else state.lock(cfg.state_file, min(LOCK_WAIT, cfg.run_timeout / 2),
-                                           time.sleep)
+    lock = None if dry_run else state.run_lock(cfg.state_file, cfg.run_timeout)
     run: _Run | None = None
     try:
-        st = state.load(cfg.state_file, cfg.zone)
-        run = _Run(cfg, st, now(), dry_run, deadline)
+        # A dry run starts from nothing: the plan comes from Cloudflare alone.
+        st = state.State() if dry_run else state.load(cfg.state_file, cfg.zone)
+        run = _Run(cfg, st, now(), dry_run, deadline, ntfy)
         try:
             summary = _sync(run, token, force)
         except DdnsError as e:
@@ -184,7 +186,7 @@ def _announce(run: _Run) -> None:
         from pi_ddns import notify
 
         notify.send(cfg, notify.Message(event, code, message, run.changes, state.iso(run.now)),
-                    run.deadline)
+                    run.deadline, run.ntfy_token)
     except Exception as e:  # noqa: BLE001 - a notification never changes the run's outcome
         report.warning(f"notification: {type(e).__name__}; the update is not affected")
 
@@ -220,7 +222,7 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
     wanted = [(f"{rtype} {name}", name, rtype, str(d.address))
               for name in cfg.records for rtype, d in addresses.items()]
     age = state.age(st.last_reconcile, run.now)
-    fresh = (not force and st.zone_id is not None and age is not None
+    fresh = (not force and not run.dry_run and st.zone_id is not None and age is not None
              and 0 <= age < cfg.max_cache_age)
     # In sync only when every field the config sets matches what the cache says Cloudflare
     # holds: a new proxied, ttl or comment_marker is applied by the next run.
@@ -229,7 +231,7 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
             for key, _, _, content in wanted):
         return "no change"
 
-    from pi_ddns.apply import CloudflareApi
+    from pi_ddns.cfapi import CloudflareApi
     from pi_ddns.decide import Wanted
 
     api = CloudflareApi(token, cfg.cloudflare.api_url, cfg.cloudflare.timeout,
@@ -243,12 +245,6 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
             # another record (renamed in the dashboard, the state file edited).
             todo = [w for w in want if w.key not in st.records or state.differences(
                 st.records[w.key], w.content, w.ttl, w.proxied, w.marker)]
-            if run.dry_run:  # the plan from the cache alone, no API call, where it can
-                for w in [w for w in todo if w.key in st.records]:
-                    diff = state.differences(st.records[w.key], w.content, w.ttl, w.proxied,
-                                             w.marker)
-                    run.done.append(f"updated {w.key} ({', '.join(diff)})")
-                todo = [w for w in todo if w.key not in st.records]
             try:
                 _reconcile(run, api, st.zone_id, todo, full=False)
             except ZoneGone as e:  # deleted and re-added, or moved: find it by name
@@ -305,7 +301,7 @@ def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wa
 
 def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[Record], *,
            retried: bool = False) -> None:
-    from pi_ddns.apply import check_written
+    from pi_ddns.cfapi import check_written
     from pi_ddns.decide import Create, Noop, decide, describe
     from pi_ddns.errors import RecordExists, TransientError, WrongRecord
 

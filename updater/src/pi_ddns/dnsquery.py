@@ -13,7 +13,7 @@ import struct
 import time
 
 from pi_ddns.config import DnsSource
-from pi_ddns.detect import SourceError
+from pi_ddns.errors import SourceError
 
 TYPES = {"A": 1, "AAAA": 28, "TXT": 16}
 CLASSES = {"IN": 1, "CH": 3}

@@ -7,6 +7,7 @@ pi_ddns.errors, with the token in no message, no log line and no chained excepti
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 from fakes.server import FakeCloudflare
 
 from pi_ddns import errors
-from pi_ddns.apply import CloudflareApi
+from pi_ddns.cfapi import CloudflareApi
 from pi_ddns.decide import Record, RecordId, ZoneId
 
 TOKEN = "test-token-0123456789abcdef"
@@ -38,8 +39,10 @@ def make_api(
     retries: int = 0,
     timeout: float = 2.0,
     url: str | None = None,
+    deadline: float | None = None,
 ) -> CloudflareApi:
-    return CloudflareApi(token, url or fake.api_url, timeout, retries)
+    return CloudflareApi(token, url or fake.api_url, timeout, retries, deadline=deadline,
+                         budget=60.0)
 
 
 @pytest.fixture
@@ -322,7 +325,7 @@ def test_fault_mapping(
 ) -> None:
     method, path, fn = CALLS[call]
     rid = seed(fake)
-    api = make_api(fake, timeout=0.5)
+    api = make_api(fake, timeout=0.5, deadline=time.monotonic() + 5)  # Retry-After 7: no wait
     fake.add_fault(method=method, path=path, **rule)
     with pytest.raises(errors.DdnsError) as exc:
         fn(api, zid, rid)

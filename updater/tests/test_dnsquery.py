@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pi_ddns.detect import SourceError
-from pi_ddns.dns import build_query, parse_response, read_name
+from pi_ddns.dnsquery import build_query, parse_response, read_name
 
 QID, NAME, A, TXT, IN, CH = 0x1234, "myip.opendns.com", 1, 16, 1, 3
 

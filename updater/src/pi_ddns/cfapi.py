@@ -1,9 +1,13 @@
-"""The Cloudflare boundary: the only module that imports the `cloudflare` SDK (and so httpx and
-pydantic). The CLI imports it only when a change or a reconcile is needed.
+"""The Cloudflare API client: the only module that imports the `cloudflare` SDK (and so httpx
+and pydantic). update and remove import it only when they need the API.
 
 Every SDK, httpx and JSON failure is mapped here to `pi_ddns.errors`; no message we raise
 carries the token, and no SDK exception is chained (`from None`), so a traceback cannot leak
 request headers either.
+
+A 429 (Cloudflare's rate limit: 1,200 requests per 5 minutes per user, all tokens together) is
+waited out here, for every call: the wait Cloudflare's `Retry-After` asks for, as long as it fits
+in the run's deadline; without a usable Retry-After, RATE_LIMIT_WAIT a few times. Else 75.
 """
 
 from __future__ import annotations
@@ -36,10 +40,15 @@ _NOT_JSON = "the answer was not Cloudflare's JSON (an error page from a proxy or
 _T = TypeVar("_T")
 _PER_PAGE = 100
 _MAX_PAGES = 50  # 5000 records at one name: far beyond any home; a loop guard
+RATE_LIMIT_WAIT = 1.0  # seconds to wait after a 429 without a usable Retry-After (or below it)
+RATE_LIMIT_BLIND = 3  # 429s without a usable Retry-After waited out, per call
+_NO_DEADLINE_WAIT = 60.0  # seconds of 429 waits per call when no run deadline is set
+_RETRY_AFTER = re.compile(r"[0-9]{1,9}(\.[0-9]{1,6})?\Z")
 
 
 class CloudflareApi:
-    """Five calls, each one HTTP request per page (plus the SDK's own retries, `retries`).
+    """Six calls, each one HTTP request per page (plus the SDK's own retries, `retries`, and
+    the waits of a 429).
 
     Every answer is read from the raw JSON envelope: `success` must be true with no `errors`,
     and every record is checked field by field (`_record`) before anything acts on it."""
@@ -73,7 +82,7 @@ class CloudflareApi:
 
         http = cloudflare.DefaultHttpxClient(trust_env=False, verify=tls_context())
         self.requests = 0  # HTTP requests sent, the SDK's retries included (for the metrics)
-        http.event_hooks = {"request": [self._count], "response": []}
+        http.event_hooks = {"request": [self._count], "response": [_no_sdk_retry_on_429]}
         self._client = cloudflare.Cloudflare(
             api_token=token, base_url=api_url, timeout=timeout, max_retries=retries,
             http_client=http,
@@ -191,6 +200,21 @@ class CloudflareApi:
                                body=body, record=True)
         return _record(answer.get("result"), what)
 
+    def delete_record(self, zone_id: ZoneId, record_id: RecordId) -> None:
+        """DELETE one record by id; the answer must name that id. RecordGone if it is gone
+        already."""
+        what = f"deleting record {record_id}"
+        zid = self._zone_arg(zone_id, what)
+        if not _ID.fullmatch(record_id):
+            raise errors.TransientError(f"Cloudflare API: {what}: not a valid record id; "
+                                        "nothing deleted")
+        answer = self._request("delete", what, f"/zones/{zid}/dns_records/{record_id}",
+                               record=True)
+        result = answer.get("result")
+        if not isinstance(result, dict) or result.get("id") != record_id:
+            raise errors.TransientError(f"Cloudflare API: {what}: the answer does not name "
+                                        "the record deleted; not trusting it")
+
     def restore_record(self, zone_id: ZoneId, before: Record, fields: tuple[str, ...]) -> None:
         """PATCH the given fields of a record back to what they were in `before` (a write
         that landed on it by mistake); the answer must show exactly that."""
@@ -221,11 +245,51 @@ class CloudflareApi:
         if method == "get":
             call: Callable[[], object] = lambda: client.get(path, cast_to=object,  # noqa: E731
                                                              options=options)
+        elif method == "delete":
+            call = lambda: client.delete(path, cast_to=object)  # noqa: E731
         else:
             send = getattr(client, method)
             call = lambda: send(path, body=body, cast_to=object)  # noqa: E731
-        answer = self._call(what, call, record=record)
-        return _envelope(answer, what)
+        import time
+
+        blind = 0  # 429s without a usable Retry-After so far
+        until = (self._run_deadline if self._run_deadline is not None
+                 else time.monotonic() + _NO_DEADLINE_WAIT)
+        while True:
+            try:
+                answer = self._call(what, call, record=record)
+            except errors.RateLimited as e:
+                limited = e
+            else:
+                return _envelope(answer, what)
+            if limited.retry_after is None:
+                blind += 1
+            self._wait_out(limited, what, blind, until)  # outside `except`: nothing chained
+
+    def _wait_out(self, limited: errors.RateLimited, what: str, blind: int,
+                  until: float) -> None:
+        """Sleep as the 429 asks (a request refused with 429 was not carried out, so even a
+        create is safe to send again), or raise a TransientError when the wait would not end
+        before `until` (time.monotonic()), or after too many 429s without a Retry-After."""
+        import time
+
+        if blind > RATE_LIMIT_BLIND:
+            raise errors.TransientError(
+                f"{limited}; gave up after {RATE_LIMIT_BLIND + 1} tries without a usable "
+                "Retry-After; the next run tries again")
+        wait = max(limited.retry_after or 0.0, RATE_LIMIT_WAIT)
+        asked = ("Retry-After" if limited.retry_after is not None
+                 else "no usable Retry-After, so the default")
+        remaining = until - time.monotonic()
+        # the wait, then the request itself: leave it a second at least
+        if wait + min(self._timeout, 1.0) >= remaining:
+            raise errors.TransientError(
+                f"{limited}; waiting {wait:g} s does not fit in what is left of the run's time "
+                f"budget ({max(remaining, 0):.0f} s of run_timeout {self._budget:g} s); the next "
+                "run tries again")
+        report.notice(f"Cloudflare API: {what}: rate limited (HTTP 429); waiting {wait:g} s "
+                      f"({asked}), then trying again")
+        time.sleep(wait)
 
     def _call(self, what: str, call: Callable[[], _T], *, record: bool = False) -> _T:
         try:
@@ -302,7 +366,8 @@ class CloudflareApi:
         if status == 429:
             retry_after = err.response.headers.get("Retry-After")
             wait = f", Retry-After {self._scrub(retry_after)} s" if retry_after else ""
-            return errors.TransientError(f"{prefix}: rate limited ({detail}{wait})")
+            return errors.RateLimited(f"{prefix}: rate limited ({detail}{wait})",
+                                      _seconds(retry_after))
         if status >= 500 or status in (408, 409, 425):
             return errors.TransientError(f"{prefix}: Cloudflare server error ({detail})")
         if status in (401, 403) or (status == 400 and codes & _AUTH_CODES):
@@ -346,6 +411,25 @@ class CloudflareApi:
         text = " ".join(str(text).split())
         text = text.replace(self._token, "<token>") if self._token else text
         return report.safe(text, 200)
+
+
+def valid_id(text: str) -> bool:
+    """An id fit to put in a URL path (Cloudflare's are 32 hex digits)."""
+    return bool(_ID.fullmatch(text))
+
+
+def _no_sdk_retry_on_429(response: httpx.Response) -> None:
+    """The SDK would sleep on a 429 itself (up to 60 s, blind to the run's deadline): tell it
+    not to retry; CloudflareApi._wait_out decides (httpx calls this on every answer)."""
+    if response.status_code == 429:
+        response.headers["x-should-retry"] = "false"
+
+
+def _seconds(retry_after: str | None) -> float | None:
+    """Retry-After in seconds (delay-seconds; a decimal fraction accepted), None if missing,
+    an HTTP date (Cloudflare sends seconds) or garbage."""
+    text = (retry_after or "").strip()
+    return float(text) if _RETRY_AFTER.match(text) else None
 
 
 def _get(obj: object, key: str) -> object:
