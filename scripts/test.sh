@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Every test of the project, as `make test` runs it (and CI, through .ci/run):
 #   lint      yamllint, ansible-lint --profile production, ansible-playbook --syntax-check,
+#             ansible-test sanity on the collection as built, antsibull-changelog lint,
 #             ruff on every Python file and mypy --strict (updater, fakes), with the one
 #             configuration in pyproject.toml, and the shell scripts through shellcheck
-#   unit      the fakes' tests, the role's spec test, the updater's tests (Python 3.11 and 3.13),
+#   unit      the fakes' tests, the role's spec test, the collection's tests and a reproducible
+#             release build (scripts/release.sh --check), the updater's tests (Python 3.11 and 3.13),
 #             the 500-Pi fleet simulation (tests/fleet, ~1 min), the emulated Pi 1 (scripts/pi1.sh),
 #             the role on ansible-core 2.14 and 2.21 (scripts/controller-matrix.sh)
 #   molecule  every Molecule scenario (default, reprovision, check, absent, preflight) on a
-#             booted Debian "Pi" of each suite (bookworm, trixie): the matrix, PI_JOBS runs at once
+#             booted Debian "Pi" of each suite (bookworm, trixie), and collection (the release
+#             installed into a user's own repo) on trixie: the matrix, PI_JOBS runs at once
 #
 #   scripts/test.sh                          everything
 #   scripts/test.sh lint unit                some groups
@@ -19,8 +22,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-SCENARIOS=(default reprovision check absent preflight)
+SCENARIOS=(default reprovision check absent preflight collection)
 SUITES=(bookworm trixie)      # Raspberry Pi OS 12 for existing Pis, 13 as flashed today
+# Scenarios that run on one suite only. collection proves packaging and the install paths on the
+# controller; what the role does per suite, the other scenarios prove on both.
+declare -A ONE_SUITE=([collection]=trixie)
+suites_of() { if [ -n "${ONE_SUITE[$1]:-}" ]; then echo "${ONE_SUITE[$1]}"; else echo "${SUITES[@]}"; fi; }
 PI_JOBS=${PI_JOBS:-2}
 
 [ "${SKIP_BOOTSTRAP:-0}" = 1 ] || scripts/bootstrap.sh
@@ -38,7 +45,7 @@ fi
 # An interrupted run must not leave a scenario's "Pi" running.
 ran_molecule=0
 instances=()
-for s in "${SCENARIOS[@]}"; do for v in "${SUITES[@]}"; do instances+=("$s-$v"); done; done
+for s in "${SCENARIOS[@]}"; do for v in $(suites_of "$s"); do instances+=("$s-$v"); done; done
 trap '[ $ran_molecule = 0 ] || PI_QUIET=1 scripts/pi-nspawn.sh sweep "${instances[@]}" || true' EXIT
 
 passed=() failed=()
@@ -68,6 +75,28 @@ python_static() {
     [ -x "$UPY" ] || { echo "updater/.venv missing (updater/bootstrap-venv.sh)"; return 1; }
     "$UPY" -m ruff check . && "$UPY" -m mypy --strict updater/src && "$UPY" -m mypy --strict fakes &&
         "$UPY" -m mypy --strict tests/fleet/sim.py tests/fleet/test_fleet.py
+}
+collection_sanity() {
+    # ansible-test sanity on the collection as it ships (built, then installed under
+    # .../ansible_collections/pi_ddns/appliance) plus tests/sanity, in --venv mode (no containers),
+    # on the tool venv's Python only: the role's YAML and the updater's source are the same on
+    # every controller Python, and one version keeps the step short. pep8 and pylint are skipped:
+    # the collection's only Python is the updater's source, which ruff and mypy --strict check
+    # under the repo's one configuration (python_static); ansible-test's configurations for them
+    # are for Ansible plugins and disagree with it (pylint forbids `_` as a name, for one).
+    local tmp rc=0 pip_version cache
+    pip_version=$("$root/.venv/bin/python" -c 'from ansible_test._internal.python_requirements import get_venv_packages as g; from ansible_test._internal.host_configs import NativePythonConfig as P; print(g(P(version="3.11"))["pip"])')
+    cache=$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py
+    [ -s "$cache" ] || { mkdir -p "${cache%/*}" && cp scripts/get-pip-standin.py "$cache"; }
+    tmp=$(mktemp -d /tmp/pi-ddns-sanity.XXXXXX)
+    ansible-galaxy collection build --force --output-path "$tmp" . >/dev/null \
+        && ansible-galaxy collection install -p "$tmp" "$tmp"/pi_ddns-appliance-*.tar.gz >/dev/null 2>&1 \
+        && mkdir -p "$tmp/ansible_collections/pi_ddns/appliance/tests" \
+        && cp -r tests/sanity "$tmp/ansible_collections/pi_ddns/appliance/tests/" \
+        && (cd "$tmp/ansible_collections/pi_ddns/appliance" && ansible-test sanity --venv --python 3.11 --color no \
+            --skip-test pep8 --skip-test pylint) || rc=$?
+    rm -rf "$tmp"
+    return $rc
 }
 shell_lint() {
     command -v shellcheck >/dev/null || { echo "shellcheck not installed, skipped"; return 0; }
@@ -130,10 +159,14 @@ for g in "${groups[@]}"; do
             step "ansible-playbook --syntax-check" syntax_check
             step "ruff + mypy --strict (pyproject.toml: updater, fakes, Molecule and role tests)" python_static
             step "shellcheck" shell_lint
+            step "ansible-test sanity (the collection as built, Python 3.11, --venv)" collection_sanity
+            step "antsibull-changelog lint (changelogs/fragments)" antsibull-changelog lint
             ;;
         unit)
             step "fakes/tests" pytest_in "$root/.venv/bin/python" fakes/tests
             step "roles/ddns/tests" pytest_in "$root/.venv/bin/python" roles/ddns/tests
+            step "tests/test_collection.py (one version, changelog, contents)" pytest_in "$root/.venv/bin/python" tests/test_collection.py
+            step "release tarball: two builds, same bytes" scripts/release.sh --check
             step "updater/tests" pytest_in "$UPY" updater/tests --cov=pi_ddns --cov-config=pyproject.toml --cov-report=term
             # The updater's venv drives pi_ddns; the tool venv renders the role's settings.
             step "tests/fleet: 500 Pis vs Cloudflare's rate limit (simulated)" pytest_in "$UPY" tests/fleet
@@ -143,14 +176,14 @@ for g in "${groups[@]}"; do
             ;;
         molecule)
             runs=()
-            for s in "${SCENARIOS[@]}"; do for v in "${SUITES[@]}"; do runs+=("$s:$v"); done; done
+            for s in "${SCENARIOS[@]}"; do for v in $(suites_of "$s"); do runs+=("$s:$v"); done; done
             matrix "${runs[@]}"
             ;;
         molecule:*:*)
             g=${g#molecule:}; matrix "$g"
             ;;
         molecule:*)
-            runs=(); for v in "${SUITES[@]}"; do runs+=("${g#molecule:}:$v"); done
+            runs=(); for v in $(suites_of "${g#molecule:}"); do runs+=("${g#molecule:}:$v"); done
             matrix "${runs[@]}"
             ;;
         *) echo "unknown group $g (lint, unit, molecule, molecule:SCENARIO[:SUITE])" >&2; exit 2 ;;
