@@ -5,8 +5,10 @@ outside the tested range (3.11-3.13) is refused the same way."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +42,21 @@ def assert_nothing_created(sudo_host: Any) -> None:
     ("3.10", "Reflash the card with a current Raspberry Pi OS."),
     ("3.14", "Use Raspberry Pi OS trixie (Python 3.13) until pi-ddns is tested on this Python."),
 ])
-def test_python_outside_the_tested_range_is_refused(sudo_host: Any, version: str, advice: str) -> None:
-    """side_effect.yml's /usr/local/bin/python-as-X.Y: the system's Python, reporting X.Y."""
-    r = run_play("-e", f"ansible_python_interpreter=/usr/local/bin/python-as-{version}")
+def test_python_outside_the_tested_range_is_refused(
+    sudo_host: Any, version: str, advice: str, tmp_path: Path
+) -> None:
+    """side_effect.yml's /usr/local/bin/python-as-X.Y: the system's Python, reporting X.Y.
+
+    Set for the Pi alone, as a host var in a second inventory: an extra var (-e) would also
+    replace the controller's Python of the role's controller-side check."""
+    inventory = json.loads(subprocess.run(
+        ["ansible-inventory", "-i", os.environ["PREFLIGHT_INVENTORY"], "--list"],
+        capture_output=True, text=True, timeout=60, check=True).stdout)
+    pis = [h for h in inventory["_meta"]["hostvars"] if h != "localhost"]
+    overlay = tmp_path / "python.yml"
+    overlay.write_text(json.dumps({"all": {"hosts": {
+        pi: {"ansible_python_interpreter": f"/usr/local/bin/python-as-{version}"} for pi in pis}}}))
+    r = run_play("-i", str(overlay))
     print(r.stdout[-800:])
     assert r.returncode != 0
     tested = "pi-ddns is tested on Python 3.11 to 3.13 (Raspberry Pi OS bookworm and trixie)"
