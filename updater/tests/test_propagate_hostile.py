@@ -2,7 +2,7 @@
 and 127.0.0.2, one port), each answering every question with a Hypothesis-drawn behaviour.
 
 Whatever they do (silence, junk, wrong ids, truncation, another name, an answer for another
-question, stale content, error codes, floods of strays, answers from another port, single
+question, stale content, error codes, an answer without the AA flag, floods of strays, answers from another port, single
 byte mutations of a good answer, late answers), propagate.prove:
 - returns (never raises) within its wait, at least one round, and never past the deadline;
 - never calls a record confirmed unless a server sent a well-formed answer with the new
@@ -46,6 +46,7 @@ actions = st.one_of(
     st.tuples(st.just("other_question")),
     st.tuples(st.just("other_owner")),
     st.tuples(st.just("not_a_response")),
+    st.tuples(st.just("not_authoritative")),
     st.tuples(st.just("rcode"), st.integers(1, 15)),
     st.tuples(st.just("empty")),
     st.tuples(st.just("spoofed")),
@@ -137,6 +138,7 @@ class Hostile:
                                               question=other + struct.pack("!HH", rtype, 1))],
             "other_owner": lambda: [answer(query, new, rtype=rtype, owner=other)],
             "not_a_response": lambda: [answer(query, new, rtype=rtype, flags=0x0400)],
+            "not_authoritative": lambda: [answer(query, new, rtype=rtype, flags=0x8080)],
             "rcode": lambda: [answer(query, new, rtype=rtype, flags=0x8400 | action[1])],
             "empty": lambda: [struct.pack("!HHHHHH", qid, 0x8400, 1, 0, 0, 0) + query[12:]],
             "flood": lambda: [answer(query, new, rtype=rtype, qid=(qid + n) & 0xFFFF)
@@ -221,3 +223,21 @@ def test_a_nameserver_that_is_no_host_is_not_asked(server: str, said: str,
     assert not outcome.confirmed
     assert outcome.seconds < 1
     assert capsys.readouterr().err.endswith(f"{report.safe(server)} {said}\n")
+
+
+@pytest.mark.parametrize(("action", "said"), [
+    (("rcode", 5), "refuses the question (REFUSED: not a server of the zone)"),
+    (("not_authoritative",), "is not authoritative for the zone (no AA flag)"),
+])
+def test_a_server_that_is_not_the_zones_is_given_up_at_once(
+        hostile: Hostile, capsys: pytest.CaptureFixture[str], action: Action, said: str) -> None:
+    """A resolver on the port (a REFUSED, or an answer without AA) will not turn into the
+    zone's server within the wait: asked once, not for 30 s."""
+    hostile.reset([[action], [("good", 0.0)]], "A")
+    start = time.monotonic()
+    outcome = propagate.prove([propagate.Target(NAME, "A", NEW["A"], SERVERS)], hostile.port,
+                              30, start + 60)
+    assert time.monotonic() - start < 1
+    assert not outcome.confirmed
+    assert capsys.readouterr().err.endswith(f"not yet on 1/2 nameservers after "
+                                            f"{outcome.seconds:.1f}s: 127.0.0.1 {said}\n")

@@ -10,7 +10,8 @@ the record's zone directly until it answers with the new content, or the wait en
 - In rounds: each record not yet confirmed is asked of each server not yet confirmed, all at
   once. Rounds start 1 s apart, then 2 s, then every 4 s, until the wait ends (`[propagation]
   wait`; never past the run's run_timeout deadline). A server that refuses (no DNS server on
-  that port) is not asked again.
+  that port, or REFUSED), or answers without the AA flag (a resolver, not the zone's server),
+  is not asked again: it will not answer otherwise within the wait.
 - One line per record; a mismatch when the wait ends is a warning. Whatever the network
   answers, or does not, nothing here raises or changes the run's outcome.
 
@@ -215,9 +216,14 @@ def _receive(a: _Ask, qid: int, sock: socket.socket, sel: selectors.BaseSelector
             found = dnsquery.parse_response(msg, qid, t.name, dnsquery.TYPES[t.rtype],
                                             dnsquery.CLASSES["IN"])
         except SourceError as e:
-            a.said = f"answers badly: {e}"
+            if str(e) == dnsquery.RCODES[5]:  # not its zone: that will not change in a minute
+                a.said, a.final = "refuses the question (REFUSED: not a server of the zone)", True
+            else:
+                a.said = f"answers badly: {e}"
             return
-        if t.content in found:
+        if not msg[2] & 0x04:  # no AA flag: a cache or a resolver, not the zone's server
+            a.said, a.final = "is not authoritative for the zone (no AA flag)", True
+        elif t.content in found:
             a.at = time.monotonic() - start
         else:
             a.said = "answers " + ", ".join(found)
