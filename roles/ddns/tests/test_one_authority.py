@@ -27,6 +27,7 @@ from pi_ddns.settings import SETTINGS  # noqa: E402 - from this checkout's updat
 
 # Role variable -> the config key it is rendered into (templates/config.toml.j2).
 MAPPED = {
+    "ddns_zone": "zone",
     "ddns_comment_marker": "comment_marker",
     "ddns_adopt": "adopt",
     "ddns_ttl": "ttl",
@@ -55,7 +56,7 @@ ROLE_CHOICES = {
 # Config keys the role sets from required inputs or its own paths, not from a default; and
 # a key inside each entry of ddns_ipv4_sources / ddns_ipv6_sources (SETTINGS holds scalars:
 # the lists themselves, records, sources and notify.events, are the role's inputs as given).
-ROLE_SET = {"zone", "state_file", "token_file", "notify.ntfy_token_file",
+ROLE_SET = {"state_file", "token_file", "notify.ntfy_token_file",
             "ipv4.sources[].port", "ipv6.sources[].port"}
 # argument_specs type -> the Python types a setting's default may have.
 TYPES: dict[str, tuple[type, ...]] = {
