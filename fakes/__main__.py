@@ -2,9 +2,11 @@
 
     python3 -m fakes --host 127.0.0.1 --port 0 [--dns-port 0] [--state-file F] [--zone example.com]...
                      [--token TOKEN]... [--ipv4 81.2.69.160] [--ipv6 2a01:4f8:c0c:1::1] [--no-spec]
+                     [--ns-port 0] [--ns-address A]... [--ns-name N]... [--no-ns]
     python3 -m fakes ctl URL set-ip 81.2.69.161 [--ipv6 ADDR]
     python3 -m fakes ctl URL state | requests | clear-requests | clear-faults | records
     python3 -m fakes ctl URL dns nxdomain|wrong-name|timeout|ok
+    python3 -m fakes ctl URL ns '{"lag": 5}' | '{"stale": true}' | '{"silent": true, "address": "A"}' | '{}'
     python3 -m fakes ctl URL fault '{"method": "PATCH", "path": "dns_records", "status": 500}'
     python3 -m fakes ctl URL call METHOD /_fake/PATH ['JSON']
 """
@@ -38,13 +40,23 @@ def serve(argv: list[str]) -> int:
     p.add_argument("--ipv4", default="81.2.69.160")
     p.add_argument("--ipv6", default=None)
     p.add_argument("--no-spec", action="store_true", help="skip the OpenAPI conformance check")
+    p.add_argument("--ns-port", type=int, default=0,
+                   help="UDP port of the zones' authoritative nameserver (0 = free)")
+    p.add_argument("--ns-address", action="append",
+                   help="address the nameserver listens on (repeatable; default --host)")
+    p.add_argument("--ns-name", action="append",
+                   help="a zone's name_servers entry (repeatable; default the --ns-address values)")
+    p.add_argument("--no-ns", action="store_true", help="do not start the nameserver")
     args = p.parse_args(argv)
 
     try:
         fake = FakeCloudflare(args.host, args.port, dns_port=None if args.no_dns else args.dns_port,
                               zones=tuple(args.zone or ["example.com"]),
                               tokens=tuple(args.token or [DEFAULT_TOKEN]), ipv4=args.ipv4, ipv6=args.ipv6,
-                              state_file=args.state_file, check_spec=not args.no_spec)
+                              state_file=args.state_file, check_spec=not args.no_spec,
+                              ns_port=None if args.no_ns else args.ns_port,
+                              ns_addresses=tuple(args.ns_address or ()) or None,
+                              name_servers=tuple(args.ns_name or ()) or None)
         fake.poll = 0.2  # a long-running process: fewer idle wake-ups, still a quick SIGTERM
         fake.start()
     except (OSError, ValueError, KeyError, TypeError) as err:
@@ -55,6 +67,7 @@ def serve(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
     print(json.dumps({"url": fake.url, "api_url": fake.api_url, "dns_port": fake.dns_port,
+                      "ns_port": fake.ns_port, "name_servers": fake.state.name_servers,
                       "pid": os.getpid()}), flush=True)
     done.wait()
     fake.stop()
@@ -99,9 +112,9 @@ def ctl(argv: list[str]) -> int:
         out = call(url, "PUT", "/_fake/ip", body)
     elif cmd == "dns" and rest:
         out = call(url, "PUT", "/_fake/dns", {"mode": rest[0]})
-    elif cmd in ("fault", "echo", "seed", "token", "zone") and rest:
+    elif cmd in ("fault", "echo", "seed", "token", "zone", "ns") and rest:
         method, path = {"fault": ("POST", "faults"), "echo": ("PUT", "echo"), "seed": ("POST", "records"),
-                        "token": ("POST", "tokens"), "zone": ("POST", "zones")}[cmd]
+                        "token": ("POST", "tokens"), "zone": ("POST", "zones"), "ns": ("PUT", "ns")}[cmd]
         out = call(url, method, "/_fake/" + path, json.loads(rest[0]))
     elif cmd == "call" and len(rest) >= 2:
         out = call(url, rest[0].upper(), rest[1], json.loads(rest[2]) if len(rest) > 2 else None)

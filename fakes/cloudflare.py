@@ -104,6 +104,9 @@ class CloudflareState:
         # default; "created_on" puts the oldest records first, so a name's A record can be on
         # page 2 behind a hundred older TXT records.
         self.default_order = "type"
+        # The zones' `name_servers`: IP literals of the fake's own nameserver (fakes.server sets
+        # them), never real names that a client would look up through the real network.
+        self.name_servers: list[str] = ["127.0.0.1"]
 
     # ---- persistence -------------------------------------------------------------------
     def to_json(self) -> Json:
@@ -134,7 +137,7 @@ class CloudflareState:
         zone = {
             "id": zid, "name": name.lower().rstrip("."), "status": status, "paused": False,
             "type": "full", "development_mode": 0,
-            "name_servers": ["ada.ns.cloudflare.com", "bob.ns.cloudflare.com"],
+            "name_servers": list(self.name_servers),
             "original_name_servers": None, "original_registrar": None, "original_dnshost": None,
             "created_on": ts, "modified_on": ts, "activated_on": ts,
             "meta": {"step": 2, "custom_certificate_quota": 0, "page_rule_quota": 3,

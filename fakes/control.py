@@ -63,6 +63,8 @@ def handle(fake: FakeCloudflare, method: str, path: str, query: dict[str, str], 
                                                str(b.get("status", "active")))}
         if key == ("PUT", "dns"):
             return _put_dns(fake, body or {})
+        if key in (("PUT", "ns"), ("DELETE", "ns")):
+            return _ns(fake, method, body or {})
         if key == ("PUT", "rate_limit"):
             b = body or {}
             fake.rate_limit(b.get("requests"), float(b.get("window", 300)),
@@ -104,10 +106,23 @@ def _put_dns(fake: FakeCloudflare, body: dict[str, Any]) -> Result:
     return 200, {"dns": fake.dns.settings()}
 
 
+def _ns(fake: FakeCloudflare, method: str, body: dict[str, Any]) -> Result:
+    """PUT {"address": "*", "lag": 0, "stale": false, "silent": false}: one address's fault
+    (replaced whole); DELETE: no faults."""
+    if fake.ns is None:
+        return 409, {"error": "the nameserver is not running"}
+    if method == "DELETE":
+        fake.ns.clear()
+    else:
+        fake.ns.configure(**body)
+    return 200, {"ns": fake.ns.settings()}
+
+
 def _requests(fake: FakeCloudflare, query: dict[str, str]) -> dict[str, Any]:
     reqs = fake.requests(query.get("method"), query.get("path"))
     return {"requests": reqs, "count": len(reqs), "echo_hits": dict(fake.echo_hits),
-            "echo_count": sum(fake.echo_hits.values()), "dns_hits": fake.dns_hits}
+            "echo_count": sum(fake.echo_hits.values()), "dns_hits": fake.dns_hits,
+            "ns_hits": fake.ns_hits, "ns_queries": list(fake.ns.queries) if fake.ns else []}
 
 
 def _seed_kw(b: dict[str, Any]) -> dict[str, Any]:

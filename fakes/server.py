@@ -1,10 +1,12 @@
-"""FakeCloudflare: one loopback HTTP server (API, echo, control) plus an optional UDP DNS responder.
+"""FakeCloudflare: one loopback HTTP server (API, echo, control) plus optional UDP DNS servers: a
+responder for the DNS IP sources, and the zones' authoritative nameserver (fakes.authdns).
 
     with FakeCloudflare() as fake:                 # starts on free ports
         fake.api_url, fake.url, fake.dns_port
         fake.set_ip(ipv4="81.2.69.161")
         fake.add_fault(method="PATCH", path="/dns_records/", status=500, times=2)
         fake.requests(method="PATCH")              # the API request log
+        fake.ns_port, fake.ns.configure(lag=2)     # the zones' nameserver, and its faults
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any, Self
 
 from fakes import echo
+from fakes.authdns import NameServer
 from fakes.cloudflare import ALL_PERMISSIONS, DEFAULT_TOKEN, CloudflareState, Json
 from fakes.dns import DnsResponder
 from fakes.faults import Fault, RateLimiter, fault_from_json
@@ -39,14 +42,24 @@ class FakeCloudflare:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, dns_port: int | None = 0,
                  zones: tuple[str, ...] = ("example.com",), tokens: tuple[str, ...] = (DEFAULT_TOKEN,),
                  ipv4: str | None = "81.2.69.160", ipv6: str | None = None,
-                 state_file: str | os.PathLike[str] | None = None, check_spec: bool = True) -> None:
+                 state_file: str | os.PathLike[str] | None = None, check_spec: bool = True,
+                 ns_port: int | None = 0, ns_addresses: tuple[str, ...] | None = None,
+                 name_servers: tuple[str, ...] | None = None) -> None:
+        """ns_port: the authoritative nameserver's UDP port (0: a free one; None: none);
+        ns_addresses: where it listens (default: `host`); name_servers: what the zones list as
+        their `name_servers` (default: those addresses, as IP literals)."""
         self.host, self.port, self._dns_port_wanted = host, port, dns_port
+        self._ns_port_wanted = ns_port
+        self.ns_addresses = tuple(ns_addresses or (host,))
         self.lock = threading.RLock()
         self.state = CloudflareState()
+        self.state.name_servers = list(name_servers or self.ns_addresses)
         self.addresses: dict[str, str | None] = {"ipv4": ipv4, "ipv6": ipv6}
         self.state_file = Path(state_file) if state_file else None
         if self.state_file and self.state_file.exists():
             self._load()
+            for zone in self.state.zones.values():  # never the names an older file holds
+                zone["name_servers"] = list(self.state.name_servers)
         for z in zones:
             self.state.add_zone(z)
         for t in tokens:
@@ -65,6 +78,7 @@ class FakeCloudflare:
         self.limiter: RateLimiter | None = None
         self.stopping = threading.Event()
         self.dns: DnsResponder | None = None
+        self.ns: NameServer | None = None
         self.httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.poll = 0.02  # serve_forever's poll interval: stop() waits up to this long; the CLI uses 0.2
@@ -81,6 +95,8 @@ class FakeCloudflare:
         self._thread.start()
         if self._dns_port_wanted is not None:
             self.dns = DnsResponder(self, self.host, self._dns_port_wanted).start(self.poll)
+        if self._ns_port_wanted is not None:
+            self.ns = NameServer(self, self.ns_addresses, self._ns_port_wanted).start()
         return self
 
     def stop(self) -> None:
@@ -92,6 +108,9 @@ class FakeCloudflare:
         if self.dns is not None:
             self.dns.stop()
             self.dns = None
+        if self.ns is not None:
+            self.ns.stop()
+            self.ns = None
 
     def __enter__(self) -> Self:
         return self.start()
@@ -111,6 +130,15 @@ class FakeCloudflare:
     @property
     def dns_port(self) -> int | None:
         return self.dns.port if self.dns is not None else None
+
+    @property
+    def ns_port(self) -> int | None:
+        """The UDP port of the zones' authoritative nameserver (on each of ns_addresses)."""
+        return self.ns.port if self.ns is not None else None
+
+    @property
+    def ns_hits(self) -> int:
+        return self.ns.hits if self.ns is not None else 0
 
     def now(self) -> float:
         return self.clock() + self._clock_offset
@@ -179,6 +207,8 @@ class FakeCloudflare:
             self._clock_offset = 0.0
             if self.dns is not None:
                 self.dns.mode = "ok"
+            if self.ns is not None:
+                self.ns.clear()
         self.clear_requests()
         self.spec_violations.clear()
 
@@ -196,6 +226,9 @@ class FakeCloudflare:
             self.echo_hits = dict.fromkeys(echo.ENDPOINTS, 0)
             if self.dns is not None:
                 self.dns.hits = 0
+            if self.ns is not None:
+                self.ns.hits = 0
+                self.ns.queries.clear()
 
     @property
     def dns_hits(self) -> int:
@@ -254,7 +287,8 @@ class FakeCloudflare:
             return {"zones": [self.state.public_zone(z) for z in self.state.zones.values()],
                     "records": self.records(), "addresses": dict(self.addresses),
                     "tokens": [dict(v) for v in self.state.tokens.values()],
-                    "dns_mode": self.dns.mode if self.dns is not None else None}
+                    "dns_mode": self.dns.mode if self.dns is not None else None,
+                    "ns": self.ns.settings() if self.ns is not None else None}
 
     # ---- persistence --------------------------------------------------------------------
     def _load(self) -> None:
@@ -263,7 +297,10 @@ class FakeCloudflare:
         self.addresses.update(data.get("addresses", {}))
 
     def save(self) -> None:
-        """Write the state file atomically (temp file, fsync, rename) when one is set."""
+        """After every change: the nameserver notes the records (for its lag and stale faults);
+        the state file is written atomically (temp file, fsync, rename) when one is set."""
+        if self.ns is not None:
+            self.ns.observe()
         if self.state_file is None:
             return
         with self.lock:

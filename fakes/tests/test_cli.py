@@ -40,7 +40,8 @@ def state_file(tmp_path: Path) -> Path:
 def test_prints_one_json_line_and_stops_on_sigterm(python: str) -> None:
     proc, info = start(python, "--ipv4", "81.2.69.161")
     try:
-        assert set(info) == {"url", "api_url", "dns_port", "pid"}
+        assert set(info) == {"url", "api_url", "dns_port", "ns_port", "name_servers", "pid"}
+        assert info["name_servers"] == ["127.0.0.1"]  # IP literals of its own nameserver
         assert info["pid"] == proc.pid
         assert str(info["api_url"]) == f"{info['url']}/client/v4"
         assert call(f"{info['url']}/ip").text == "81.2.69.161"

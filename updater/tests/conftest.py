@@ -109,6 +109,9 @@ class Env:
             "token_file": str(self.token_path),
             "cloudflare": {"api_url": self.fake.api_url, "timeout": 5.0, "retries": 0},
             "ipv4": {"timeout": 2.0, "sources": [{"type": "http", "url": self.fake.url + "/ip"}]},
+            # Off here: test_propagate.py turns it on against the fake's nameserver (on, each
+            # change would add a line that other tests' exact output does not expect).
+            "propagation": {"enabled": False},
         }
 
     def write_config(self, text: str | None = None, **changes: Any) -> Path:

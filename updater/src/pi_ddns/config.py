@@ -129,6 +129,14 @@ class Notify(NamedTuple):
                                                    ("kuma", self.kuma_url)) if url)
 
 
+class Propagation(NamedTuple):
+    """[propagation]: after a change, ask the zone's authoritative nameservers (propagate.py)."""
+
+    enabled: bool
+    wait: float  # seconds to keep asking; also bounded by what run_timeout leaves
+    port: int  # the nameservers' DNS port (53; tests and the lab use another)
+
+
 class Config(NamedTuple):
     path: Path
     zone: str
@@ -147,6 +155,7 @@ class Config(NamedTuple):
     run_timeout: float  # the whole update run's budget, below the unit's TimeoutStartSec
     notify: Notify
     metrics_dir: Path | None  # node_exporter textfile directory (tmpfs); None: no metrics
+    propagation: Propagation
 
     @property
     def families(self) -> tuple[Family, ...]:
@@ -484,6 +493,13 @@ def _metrics_dir(top: _Table) -> Path | None:
     return _path(top, "metrics_dir", text, "directory")
 
 
+def _propagation(top: _Table) -> Propagation:
+    t = top.table("propagation")
+    propagation = Propagation(t.get("enabled"), t.get("wait"), t.get("port"))
+    t.done()
+    return propagation
+
+
 def parse(text: str, file: Path) -> Config:
     """Validate the TOML text of `file` (no token lookup)."""
     try:
@@ -536,11 +552,12 @@ def parse(text: str, file: Path) -> Config:
     if not (ipv4.enabled or ipv6.enabled):
         raise top.error("ipv4.enabled", "ipv4 and ipv6 are both disabled; enable at least one")
     notify, metrics_dir = _notify(top), _metrics_dir(top)
+    propagation = _propagation(top)
     top.done()
     return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
                   max_cache_age, token_file, healthcheck,
                   cloudflare, ipv4, ipv6, run_timeout=run_timeout, notify=notify,
-                  metrics_dir=metrics_dir)
+                  metrics_dir=metrics_dir, propagation=propagation)
 
 
 def secure(url: str | None) -> bool:

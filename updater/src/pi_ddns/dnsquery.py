@@ -1,4 +1,5 @@
-"""A minimal DNS client over UDP (stdlib socket only) for the DNS address sources.
+"""A minimal DNS client over UDP (stdlib socket only) for the DNS address sources (and the wire
+format for propagate.py's questions to authoritative nameservers).
 
 One question, one connected socket (so only the server's datagrams arrive). An answer counts only
 if its id, question, and each record's name, type and class match what was asked.
@@ -30,9 +31,11 @@ def encode_name(name: str) -> bytes:
     return out + b"\0"
 
 
-def build_query(qid: int, name: str, qtype: int, qclass: int) -> bytes:
-    # flags 0x0100: a standard query with recursion desired
-    return struct.pack("!HHHHHH", qid, 0x0100, 1, 0, 0, 0) + encode_name(name) + struct.pack(
+def build_query(qid: int, name: str, qtype: int, qclass: int, *, recurse: bool = True) -> bytes:
+    # flags 0x0100: a standard query with recursion desired; without it (RD=0) a nameserver
+    # answers from its own zones only (propagate.py asks authoritative servers so)
+    flags = 0x0100 if recurse else 0
+    return struct.pack("!HHHHHH", qid, flags, 1, 0, 0, 0) + encode_name(name) + struct.pack(
         "!HH", qtype, qclass)
 
 

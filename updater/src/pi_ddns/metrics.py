@@ -11,7 +11,9 @@ The counters (changes, failures, API requests) live in this file itself: each ru
 previous file back and adds to it. The state file would survive a reboot, but a no-change run
 never writes the state (the SD card), and a counter that restarts from 0 at boot is what
 Prometheus expects of any counter (rate() and increase() handle the reset). A file that is
-missing or unreadable starts the counters at 0, like a reboot.
+missing or unreadable starts the counters at 0, like a reboot. The last success time and the
+last propagation check's time and verdict are kept from the previous file the same way, until
+a run has new ones.
 
 This module is on the no-change path when metrics_dir is set: it imports nothing new (os, and
 pi_ddns modules the run has loaded already).
@@ -40,6 +42,9 @@ class Run(NamedTuple):
     api_requests: int  # HTTP requests to the Cloudflare API, retries included
     detections: list[tuple[int, str, float]]  # (IP version, source, seconds)
     ages: list[tuple[str, str, float]]  # (record type, name, seconds since its content changed)
+    # (seconds, confirmed) of this run's propagation check (propagate.py); None: no check ran,
+    # the last check's values are kept
+    propagation: tuple[float, bool] | None = None
 
 
 def source_name(label: str) -> str:
@@ -116,6 +121,21 @@ def render(run: Run, before: dict[str, float]) -> str:
                "Seconds since each record's published address last changed.",
                [(f'{{type="{escape_label(rtype)}",name="{escape_label(name)}"}}',
                  round(max(age, 0.0), 3)) for rtype, name, age in run.ages])
+    took: float | None
+    shown: float | None
+    if run.propagation is not None:
+        took, shown = run.propagation[0], float(run.propagation[1])
+    else:
+        took = before.get("pi_ddns_propagation_seconds")
+        shown = before.get("pi_ddns_propagation_confirmed")
+    if took is not None:
+        metric("propagation_seconds", "gauge",
+               "Seconds the last change took to show on every authoritative nameserver (the "
+               "time waited when it did not).", [("", round(took, 3))])
+    if shown is not None:
+        metric("propagation_confirmed", "gauge",
+               "1 if the last change showed on every authoritative nameserver within the wait.",
+               [("", min(shown, 1.0))])
     return "\n".join(out) + "\n"
 
 

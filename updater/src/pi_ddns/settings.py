@@ -66,4 +66,8 @@ SETTINGS: dict[str, Setting] = {
     "notify.ntfy_token_file": Setting(str, None),
     "notify.kuma_url": Setting(str, None),
     "notify.timeout": Setting(float, 5.0, 0.1, 30.0),
+    # [propagation]: after a change, ask the zone's authoritative nameservers for it
+    "propagation.enabled": Setting(bool, True),
+    "propagation.wait": Setting(float, 30.0, 0.0, 300.0),  # seconds; within run_timeout too
+    "propagation.port": Setting(int, 53, 1, 65535),  # the nameservers' DNS port
 }
