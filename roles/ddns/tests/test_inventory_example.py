@@ -1,7 +1,8 @@
 """inventory.example as a fleet: every site uncommented, each Pi resolves its own settings.
 
-The example ships one Pi active and more sites (and records in the dict form) commented out. Here a copy has every commented
-site turned on and its vaults filled in (distinct values, as a user would), and Ansible itself
+The example ships one Pi active and more sites (and records in the dict form) commented out.
+Here a copy has every commented site (and record) turned on and its vaults filled in (distinct
+values, as a user would), and Ansible itself
 (`ansible -m debug`, which contacts no host) resolves each Pi's variables: its own records, its
 site's zone and token through the vault indirection, the shared become password.
 """

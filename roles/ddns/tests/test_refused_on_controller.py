@@ -240,7 +240,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     batch = cases(random.Random(seed))  # noqa: S311 - test data, replayable by its seed
     hosts: dict[str, dict[str, Any]] = {}
     listeners: dict[str, Listener] = {}
-    named = [(name, extra) for name, extra in CONTROLS.items()]
+    named = list(CONTROLS.items())
     named += [(f"bad-{i:02d}", extra) for i, (extra, _) in enumerate(batch, start=1)]
     for name, extra in named:
         listeners[name] = Listener()
