@@ -52,7 +52,7 @@ def api(fake: FakeCloudflare) -> CloudflareApi:
 
 @pytest.fixture
 def zid(fake: FakeCloudflare, api: CloudflareApi) -> ZoneId:
-    zone_id = api.zone_id(ZONE)
+    zone_id = api.zone(ZONE).id
     fake.clear_requests()
     return zone_id
 
@@ -80,7 +80,7 @@ def test_runs_on_pure_pydantic_1_10() -> None:
 
 # ---- zone_id ------------------------------------------------------------------------------
 def test_zone_id_is_one_request(fake: FakeCloudflare, api: CloudflareApi) -> None:
-    zone_id = api.zone_id(ZONE)
+    zone_id = api.zone(ZONE).id
     assert zone_id == fake.snapshot()["zones"][0]["id"]
     log = fake.requests()
     assert [(r["method"], r["path"], r["query"]) for r in log] == [
@@ -92,7 +92,7 @@ def test_zone_id_is_one_request(fake: FakeCloudflare, api: CloudflareApi) -> Non
 
 def test_zone_not_found_is_a_config_error(fake: FakeCloudflare, api: CloudflareApi) -> None:
     with pytest.raises(errors.ZoneNotFound, match=r"zone example\.org") as exc:
-        api.zone_id("example.org")
+        api.zone("example.org")
     assert isinstance(exc.value, errors.ConfigError)
     assert len(fake.requests()) == 1
 
@@ -268,7 +268,7 @@ def test_a_malformed_record_id_is_record_gone_without_a_request(
 # ---- error mapping ------------------------------------------------------------------------
 Call = Callable[[CloudflareApi, ZoneId, RecordId], object]
 CALLS: dict[str, tuple[str, str, Call]] = {
-    "zone": ("GET", "/zones$", lambda a, z, r: a.zone_id(ZONE)),
+    "zone": ("GET", "/zones$", lambda a, z, r: a.zone(ZONE)),
     "list": ("GET", "/dns_records$", lambda a, z, r: a.list_records(z, NAME, "A")),
     "create": (
         "POST",
@@ -338,7 +338,7 @@ def test_fault_mapping(
 def test_auth_error_names_the_zone_and_the_permissions(fake: FakeCloudflare) -> None:
     api = make_api(fake, token="revoked-token-0123456789abcdef")
     with pytest.raises(errors.AuthError) as exc:
-        api.zone_id(ZONE)
+        api.zone(ZONE)
     msg = str(exc.value)
     for part in ("9109", "example.com", "Zone > Zone > Read", "Zone > DNS > Edit"):
         assert part in msg
@@ -359,7 +359,7 @@ def test_connection_refused_is_transient(fake: FakeCloudflare) -> None:
     url = dead.api_url
     dead.stop()
     with pytest.raises(errors.TransientError, match="cannot connect") as exc:
-        make_api(fake, url=url, retries=0).zone_id(ZONE)
+        make_api(fake, url=url, retries=0).zone(ZONE)
     assert_clean(exc.value)
 
 
@@ -389,7 +389,7 @@ def assert_clean(err: BaseException) -> None:
 def test_a_token_echoed_by_the_server_is_scrubbed(fake: FakeCloudflare, api: CloudflareApi) -> None:
     fake.add_fault(path="/zones$", status=400, code=1000, message=f"bad token {TOKEN}")
     with pytest.raises(errors.DdnsError) as exc:
-        api.zone_id(ZONE)
+        api.zone(ZONE)
     assert "bad token <token>" in str(exc.value)
     assert_clean(exc.value)
 
@@ -398,11 +398,11 @@ def test_the_sdk_logs_nothing_with_the_token(
     fake: FakeCloudflare, api: CloudflareApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    zone_id = api.zone_id(ZONE)
+    zone_id = api.zone(ZONE).id
     api.list_records(zone_id, NAME, "A")
     fake.add_fault(status=500, times=1)
     with pytest.raises(errors.TransientError):
-        api.zone_id(ZONE)
+        api.zone(ZONE)
     assert all(TOKEN not in r.getMessage() for r in caplog.records)
     assert not [r for r in caplog.records if r.name.startswith(("cloudflare", "httpx"))]
 
@@ -420,7 +420,7 @@ def test_key_and_email_env_vars_are_ignored(
     api = make_api(fake)
     for var in ("CLOUDFLARE_API_KEY", "CLOUDFLARE_EMAIL", "CLOUDFLARE_API_USER_SERVICE_KEY"):
         assert var not in os.environ
-    assert api.zone_id(ZONE)
+    assert api.zone(ZONE).id
     assert fake.requests()[0]["token_known"]
 
 
@@ -497,7 +497,7 @@ def test_every_call_matches_the_official_openapi_spec(
     """The fake checks each request and answer against ../shared/cloudflare/dns-openapi.json."""
     if fake.spec is None:
         pytest.skip("the trimmed official spec (../shared/cloudflare/dns-openapi.json) is absent")
-    zone_id = api.zone_id(ZONE)
+    zone_id = api.zone(ZONE).id
     api.list_records(zone_id, NAME, None)
     api.list_records(zone_id, NAME, "A")
     rec = api.create_record(zone_id, NAME, "A", IP1, comment=MARKER, ttl=300, proxied=False)

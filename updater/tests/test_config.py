@@ -27,7 +27,8 @@ def parse(text: str) -> config.Config:
 def test_minimal_config_gets_the_documented_defaults() -> None:
     c = parse(MINIMAL)
     assert c.zone == "example.com"
-    assert c.records == ("home.example.com",)
+    assert c.records == (config.RecordConfig("home.example.com", "A", "example.com", None, None,
+                                             None),)
     assert c.comment_marker == "managed-by: pi-ddns"
     assert (c.adopt, c.ttl, c.proxied) == (False, None, None)
     assert c.state_file == Path("/var/lib/pi-ddns/state.json")
@@ -69,7 +70,7 @@ sources = [{ type = "dns", preset = "opendns", server = "127.0.0.1", port = 5353
 def test_names_are_normalised_and_the_apex_is_allowed() -> None:
     c = parse('zone = "Example.COM."\nrecords = ["example.com", "Home.Example.com."]\n')
     assert c.zone == "example.com"
-    assert c.records == ("example.com", "home.example.com")
+    assert c.names == ("example.com", "home.example.com")
 
 
 ERRORS: list[tuple[str, str, str]] = [
@@ -271,7 +272,7 @@ def test_property_config_values_give_a_config_or_a_config_error(data: dict[str, 
         message = str(e)
     else:
         assert c.records
-        assert all(r == c.zone or r.endswith("." + c.zone) for r in c.records)
+        assert all(r.name == r.zone or r.name.endswith("." + r.zone) for r in c.records)
         return
     assert message.startswith(f"{F}: ")
 

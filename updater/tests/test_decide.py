@@ -70,10 +70,11 @@ def test_unowned_record_is_a_conflict_unless_adopt() -> None:
     assert "adopt = true" in str(err.value)
     assert err.value.exit_code == EX_DATAERR
     action = decide(want(adopt=True), [r])
-    assert action == Update(r, IP2, comment=f"made by hand {MARKER}")
+    assert action == Update(r, IP2, comment=f"made by hand {MARKER}", adopts=True)
     assert describe(action).startswith("adopted A")
     assert decide(want(IP1, adopt=True), [rec(comment=None)]) == Update(rec(comment=None), IP1,
-                                                                         comment=MARKER)
+                                                                         comment=MARKER,
+                                                                         adopts=True)
 
 
 def test_two_records_of_the_same_type_name_both_ids() -> None:

@@ -217,7 +217,7 @@ def state_bytes(content: bytes) -> Setup:
 def state_zone_id(zone_id: str) -> Setup:
     def run(env: Env) -> None:
         data = env.state()
-        data["zone"]["id"] = zone_id
+        data["zones"][ZONE]["id"] = zone_id
         env.state_path.write_text(json.dumps(data))
     return run
 
@@ -363,8 +363,8 @@ CASES = [
     # local faults: a broken state file is never fatal (one reconcile, no write to Cloudflare)
     Case("state file corrupt", state_bytes(b'{"version": 1, "zone": {'), EX_OK,
          "ignoring the state file", state=REBUILT),
-    Case("state file from the future", state_bytes(b'{"version": 2, "zone": {}}'), EX_OK,
-         "version 2 is newer", state=REBUILT),
+    Case("state file from the future", state_bytes(b'{"version": 3, "zones": {}}'), EX_OK,
+         "version 3 is newer", state=REBUILT),
     Case("state file not UTF-8", state_bytes(b"\xff\xfe{}"), EX_OK,
          "ignoring the state file", state=REBUILT),
     Case("state file with a malformed zone id", steps(state_zone_id("../../zones"), new_ip),
@@ -453,7 +453,7 @@ def test_fault(env: Env, case: Case) -> None:
     elif case.state == REBUILT:
         st = env.state()
         [record] = env.records("A")
-        assert st["version"] == 1
+        assert st["version"] == 2
         assert st["records"] == {f"A {NAME}": {**st["records"][f"A {NAME}"],
                                                "id": record["id"], "content": record["content"]}}
     else:
@@ -635,11 +635,11 @@ def test_a_zone_recreated_with_a_new_id_while_cached_recovers_in_the_same_run(en
 
     result = env.run(["update"])
     assert result.code == 0, result.err
-    assert sum("looking the zone up again" in line for line in result.lines) == 1
+    assert sum("looking the zones up again" in line for line in result.lines) == 1
     [record] = env.records()
     assert (record["zone_id"], record["content"]) == (new_zone, IP2)
     st = env.state()
-    assert st["zone"]["id"] == new_zone
+    assert st["zones"][ZONE]["id"] == new_zone
     assert st["records"][f"A {NAME}"]["id"] == record["id"]
     assert env.calls()[-3:] == ["GET zones", "GET list", "PATCH record"]
     env.fake.clear_requests()

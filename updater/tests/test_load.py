@@ -251,7 +251,7 @@ def check_state(env: Env, site: Site, code: int, clock: Clock, last_cached: dict
     """The state file is valid after every cycle and agrees with Cloudflare (except for a
     record edited by hand since the last reconcile: the cache cannot know)."""
     data = json.loads(site.state.read_text())
-    assert state.load(site.state, site.zone).zone_id == data["zone"]["id"]
+    assert state.load(site.state).zones[site.zone].id == data["zones"][site.zone]["id"]
     assert data["last_run"]["exit_code"] == code
     ids = {r["name"]: r["id"] for r in env.fake.records()}
     now_cached = cached(site)

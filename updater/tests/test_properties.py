@@ -150,15 +150,19 @@ def test_property_token_check_gives_a_clean_token_or_a_config_error(raw: bytes) 
 json_values: Any = st.recursive(
     st.none() | st.booleans() | st.integers(-2, 3) | st.text(max_size=12),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
-        st.sampled_from(["version", "zone", "name", "id", "records", "content", "changed_at",
-                         "last_reconcile", "last_run", "at", "exit_code", "message",
-                         f"A {NAME}"]), inner, max_size=4),
+        st.sampled_from(["version", "zone", "zones", "name", "id", "name_servers", "records",
+                         "content", "changed_at", "last_reconcile", "last_run", "at",
+                         "exit_code", "message", f"A {NAME}", ZONE]), inner, max_size=4),
     max_leaves=12)
-VALID_STATE = {"version": 1, "zone": {"name": ZONE, "id": "z1"},
-               "records": {f"A {NAME}": {"id": "r1", "content": IP1,
+VALID_STATE = {"version": 2, "zones": {ZONE: {"id": "z1", "name_servers": ["ns.example"]}},
+               "records": {f"A {NAME}": {"id": "r1", "zone": ZONE, "content": IP1,
                                          "changed_at": "2026-11-26T06:00:00+00:00"}},
                "last_reconcile": "2026-11-26T06:00:00+00:00",
                "last_run": {"at": "2026-11-26T06:00:00+00:00", "exit_code": 0, "message": "ok"}}
+VALID_V1 = {**{k: v for k, v in VALID_STATE.items() if k != "zones"}, "version": 1,
+            "zone": {"name": ZONE, "id": "z1"},
+            "records": {f"A {NAME}": {"id": "r1", "content": IP1,
+                                      "changed_at": "2026-11-26T06:00:00+00:00"}}}
 
 
 @pytest.fixture
@@ -168,14 +172,14 @@ def state_path(tmp_path: Path) -> Path:
 
 def _load_never_fails(path: Path, raw: bytes) -> state.State:
     path.write_bytes(raw)
-    loaded = state.load(path, ZONE)
+    loaded = state.load(path)
     for key, c in loaded.records.items():
         assert isinstance(key, str)
         assert all(isinstance(v, str) and v for v in c[:3])  # id, content, changed_at
     assert loaded.last_run is None or isinstance(loaded.last_run.exit_code, int)
     # what was loaded saves and reloads to the same thing
     state.save(path, loaded)
-    assert state.to_json(state.load(path, ZONE)) == state.to_json(loaded)
+    assert state.to_json(state.load(path)) == state.to_json(loaded)
     return loaded
 
 
@@ -186,17 +190,19 @@ def test_property_any_json_state_loads_or_is_ignored(state_path: Path, data: Any
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
-@given(st.sampled_from(["version", "zone", "records", "last_reconcile", "last_run"]), json_values)
-def test_property_a_damaged_field_never_makes_the_state_fatal(state_path: Path, key: str,
-                                                              value: Any) -> None:
-    _load_never_fails(state_path, json.dumps({**VALID_STATE, key: value}).encode())
+@given(st.sampled_from([VALID_STATE, VALID_V1]),
+       st.sampled_from(["version", "zone", "zones", "records", "last_reconcile", "last_run"]),
+       json_values)
+def test_property_a_damaged_field_never_makes_the_state_fatal(state_path: Path, valid: Any,
+                                                              key: str, value: Any) -> None:
+    _load_never_fails(state_path, json.dumps({**valid, key: value}).encode())
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60)
-@given(st.integers(0, 400), st.binary(max_size=8))
-def test_property_a_truncated_or_spliced_state_file_is_ignored(state_path: Path, cut: int,
-                                                               junk: bytes) -> None:
-    raw = json.dumps(VALID_STATE, indent=1).encode()
+@given(st.sampled_from([VALID_STATE, VALID_V1]), st.integers(0, 400), st.binary(max_size=8))
+def test_property_a_truncated_or_spliced_state_file_is_ignored(state_path: Path, valid: Any,
+                                                               cut: int, junk: bytes) -> None:
+    raw = json.dumps(valid, indent=1).encode()
     _load_never_fails(state_path, raw[:cut] + junk)
 
 

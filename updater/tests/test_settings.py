@@ -26,8 +26,16 @@ ZONE = 'zone = "example.com"\nrecords = ["home.example.com"]\n'
 DNS = '{ type = "dns", name = "myip.opendns.com", server = "192.0.2.53" }'
 
 
+def host_record(extra: str = "") -> str:
+    """A config with one host record (its table's keys are `records[].KEY` in SETTINGS)."""
+    return ('zone = "example.com"\nrecords = [{ name = "nas.example.com", ipv6_host_id = "::1"'
+            f'{extra} }}]\n[ipv6]\nenabled = true\n')
+
+
 def value_in(cfg: config.Config, key: str) -> Any:
     """The parsed value of a SETTINGS key (a Path as str)."""
+    if key.startswith("records[]."):
+        return getattr(cfg.records[0], key.removeprefix("records[].ipv6_"))
     if key.endswith("sources[].port"):
         family = cfg.ipv4 if key.startswith("ipv4") else cfg.ipv6
         source = family.sources[0]
@@ -43,6 +51,8 @@ def render(key: str, value: Any) -> str:
     """A minimal config that sets `key` to `value` (TOML)."""
     text = repr(value).lower() if isinstance(value, bool) else (
         f'"{value}"' if isinstance(value, str) else repr(value))
+    if key.startswith("records[]."):
+        return host_record(f", {key.removeprefix('records[].')} = {text}")
     if key.endswith("sources[].port"):
         table = key.split(".", maxsplit=1)[0]
         source = DNS.replace(" }", f", port = {text} }}")
@@ -81,7 +91,7 @@ def test_settings_is_a_stdlib_leaf() -> None:
 def test_unset_key_gets_the_tables_default(key: str) -> None:
     if key == "zone":
         return  # required
-    text = ZONE
+    text = host_record() if key.startswith("records[].") else ZONE
     if key.endswith("sources[].port"):
         table = key.split(".", maxsplit=1)[0]
         text = ZONE + f"[{table}]\nenabled = true\nsources = [{DNS}]\n"

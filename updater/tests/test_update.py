@@ -341,7 +341,7 @@ def test_missing_token_is_a_config_error(env: Env) -> None:
 
 @pytest.mark.parametrize(("content", "why"), [
     (b"{not json", "ignoring the state file"),
-    (b'{"version": 2}', "version 2 is newer"),
+    (b'{"version": 3}', "version 3 is newer"),
     (b'{"version": 1, "zone": {"name": "example.com", "id": 5}}', "ignoring the state file"),
     (b"[]", "not a JSON object"),
 ])
@@ -352,7 +352,7 @@ def test_bad_state_costs_one_reconcile(env: Env, content: bytes, why: str) -> No
     assert result.code == 0
     assert why in result.err
     assert env.calls() == ["GET zones", "GET list"]
-    assert env.state()["version"] == 1
+    assert env.state()["version"] == 2
 
 
 def test_unreadable_state_costs_one_reconcile(env: Env) -> None:

@@ -12,6 +12,7 @@ in the run's deadline; without a usable Retry-After, RATE_LIMIT_WAIT a few times
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import math
 import os
@@ -24,7 +25,7 @@ import httpx
 from cloudflare._types import RequestOptions
 
 from pi_ddns import errors, report
-from pi_ddns.decide import Record, RecordId, ZoneId, same_address
+from pi_ddns.decide import Record, RecordId, Zone, ZoneId, same_address
 from pi_ddns.state import canonical_name, has_marker
 
 # If set, these silently replace the bearer token inside the SDK.
@@ -97,9 +98,10 @@ class CloudflareApi:
     def close(self) -> None:
         self._client.close()
 
-    def zone_id(self, name: str) -> ZoneId:
-        """The id of the zone `name` whose status is active; a pending, moved or deactivated
-        zone of that name is refused (78) and nothing is written."""
+    def zone(self, name: str) -> Zone:
+        """The zone `name` whose status is active: its id and nameservers (one request); a
+        pending, moved or deactivated zone of that name is refused (78) and nothing is
+        written to it."""
         what = f"looking up zone {name}"
         self._asked = name  # named in an auth error before any zone id is known
         answer = self._request("get", what, "/zones", query={"name": name, "per_page": 50})
@@ -112,7 +114,7 @@ class CloudflareApi:
                 zid = zone.get("id")
                 if isinstance(zid, str) and _ID.fullmatch(zid):
                     self._zones[ZoneId(zid)] = name
-                    return ZoneId(zid)
+                    return Zone(ZoneId(zid), _name_servers(zone.get("name_servers")))
                 raise errors.TransientError(f"Cloudflare API: {what}: the zone has no valid id")
         if found:
             states = ", ".join(sorted({self._scrub(repr(z.get("status"))) for z in found}))
@@ -411,6 +413,29 @@ class CloudflareApi:
         text = " ".join(str(text).split())
         text = text.replace(self._token, "<token>") if self._token else text
         return report.safe(text, 200)
+
+
+_NS_NAME = re.compile(r"([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}"
+                      r"[a-z0-9_])?\Z")
+_MAX_NS = 16
+
+
+def _name_servers(value: object) -> tuple[str, ...]:
+    """The zone's nameservers that are host names or IP literals (at most _MAX_NS); anything
+    else in the answer is left out, never used to send a query."""
+    out: list[str] = []
+    for item in value if isinstance(value, list) else []:
+        if not isinstance(item, str) or len(item) > 253 or not item.isascii():
+            continue
+        name = item.lower().rstrip(".")
+        try:
+            name = str(ipaddress.ip_address(name))
+        except ValueError:
+            if not _NS_NAME.match(name):
+                continue
+        if name not in out:
+            out.append(name)
+    return tuple(out[:_MAX_NS])
 
 
 def valid_id(text: str) -> bool:

@@ -155,7 +155,8 @@ def check_config(path: Path, *, token_stdin: bool = False) -> int:
         token = f"token from {origin}" if found else "no token found yet (needed by update)"
         credential.ntfy_token(cfg)
     families = ", ".join(f"IPv{f.version} via {len(f.sources)} source(s)" for f in cfg.families)
-    print(f"{path}: ok: zone {cfg.zone}, {len(cfg.records)} record(s), {families}; {token}")
+    zones = f"zone{'s' if len(cfg.zones) > 1 else ''} {', '.join(cfg.zones)}"
+    print(f"{path}: ok: {zones}, {len(cfg.records)} record(s), {families}; {token}")
     return 0
 
 

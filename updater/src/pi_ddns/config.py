@@ -137,10 +137,30 @@ class Propagation(NamedTuple):
     port: int  # the nameservers' DNS port (53; tests and the lab use another)
 
 
+class RecordConfig(NamedTuple):
+    """One record the updater keeps: a name and a type in a zone, with its own settings (the
+    top-level ones unless its table sets them). A plain name in `records` gives one of these
+    per enabled family."""
+
+    name: str
+    type: str  # A or AAAA
+    zone: str
+    ttl: int | None  # None: keep the record's
+    proxied: bool | None  # None: keep the record's
+    comment: str | None  # the whole comment written, "<marker> <comment>"; None: keep it
+    host_id: int | None = None  # a host record's interface ID (its bits after the prefix)
+    prefix_length: int = 64  # a host record: the bits taken from the detected address
+
+    @property
+    def key(self) -> str:
+        """The state's key of the record: `TYPE name`."""
+        return f"{self.type} {self.name}"
+
+
 class Config(NamedTuple):
     path: Path
-    zone: str
-    records: tuple[str, ...]
+    zone: str | None  # the top-level zone: the default of each record's
+    records: tuple[RecordConfig, ...]
     comment_marker: str
     adopt: bool
     ttl: int | None
@@ -160,6 +180,16 @@ class Config(NamedTuple):
     @property
     def families(self) -> tuple[Family, ...]:
         return tuple(f for f in (self.ipv4, self.ipv6) if f.enabled)
+
+    @property
+    def zones(self) -> tuple[str, ...]:
+        """Every zone a record is in, each once, in the config's order."""
+        return tuple(dict.fromkeys(r.zone for r in self.records))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every record name, each once, in the config's order."""
+        return tuple(dict.fromkeys(r.name for r in self.records))
 
 
 _DEFAULT_SOURCES: dict[int, list[dict[str, Any]]] = {
@@ -297,14 +327,14 @@ def _dns_name(t: _Table, key: str, value: str) -> str:
     return name
 
 
-def _zone(t: _Table, value: str) -> str:
+def _zone(t: _Table, value: str, key: str = "zone") -> str:
     """A zone is a domain name Cloudflare can hold: letters, digits, hyphens, two labels or
     more, no wildcard, not an IP address."""
-    name = _dns_name(t, "zone", value)
+    name = _dns_name(t, key, value)
     labels = name.split(".")
     if len(labels) < 2 or not all(_HOST_LABEL.match(label) for label in labels) \
             or labels[-1].isdigit():
-        raise t.error("zone", f"{value!r} is not a domain name (like example.com)")
+        raise t.error(key, f"{value!r} is not a domain name (like example.com)")
     return name
 
 
@@ -473,7 +503,7 @@ def _notify(top: _Table) -> Notify:
 
 
 def _ttl(top: _Table) -> int | None:
-    """SETTINGS' range, and AUTOMATIC_TTL below it."""
+    """SETTINGS' range, and AUTOMATIC_TTL below it (the top level's, or a record table's)."""
     lo, hi = SETTINGS["ttl"].minimum, SETTINGS["ttl"].maximum
     ttl: int | None = top._typed("ttl", int, "an integer")
     if ttl is None or ttl == AUTOMATIC_TTL or lo is None or hi is None or lo <= ttl <= hi:
@@ -500,6 +530,127 @@ def _propagation(top: _Table) -> Propagation:
     return propagation
 
 
+# Cloudflare refuses a longer record comment on a Free plan zone (error 9313, "DNS record
+# comment exceeds the maximum length of 100 characters"); paid plans allow 500.
+MAX_COMMENT = 100
+_RECORD_KEYS = "name, zone, type, ttl, proxied, comment, ipv6_host_id, ipv6_mac, ipv6_prefix_length"
+
+
+def _records(top: _Table, raw: list[Any], zone: str | None, marker: str, *,
+             defaults: tuple[int | None, bool | None],
+             families: tuple[Family, Family]) -> tuple[RecordConfig, ...]:
+    """Every (name, type) the config keeps, a plain name giving one per enabled family."""
+    ttl, proxied = defaults
+    enabled = tuple(f.rtype for f in families if f.enabled)
+    out: dict[tuple[str, str], RecordConfig] = {}
+    for i, item in enumerate(raw):
+        key = f"records[{i}]"
+        if isinstance(item, str):
+            if zone is None:
+                raise top.error("zone", f"is required ({key} is a plain name: set the "
+                                "top-level zone, or write the record as a table with its zone)")
+            name = _dns_name(top, key, item)
+            _inside(top, key, name, zone)
+            entries = [RecordConfig(name, rtype, zone, ttl, proxied, None) for rtype in enabled]
+        elif isinstance(item, dict):
+            t = _Table(top.file, f"{key}.", item, "records[].")
+            entries = _record_table(t, zone, marker, defaults, families)
+        else:
+            raise top.error(key, f"must be a name or a table, not {_kind(item)}")
+        for entry in entries:
+            if (entry.name, entry.type) in out:
+                what = f"{entry.name!r}" if isinstance(item, str) else \
+                    f"{entry.name!r} ({entry.type})"
+                raise top.error(key, f"{what} is listed twice")
+            out[entry.name, entry.type] = entry
+    return tuple(out.values())
+
+
+def _inside(t: _Table, key: str, name: str, zone: str) -> None:
+    if name != zone and not name.endswith("." + zone):
+        raise t.error(key, f"{name!r} is not inside the zone {zone!r}")
+
+
+def _record_table(t: _Table, zone: str | None, marker: str,
+                  defaults: tuple[int | None, bool | None],
+                  families: tuple[Family, Family]) -> list[RecordConfig]:
+    """One table of `records`: its name, zone, type and own settings."""
+    name = _dns_name(t, "name", t.req_text("name"))
+    zone_text = t.opt_text("zone")
+    if zone_text is not None:
+        zone = _zone(t, zone_text)
+    elif zone is None:
+        raise t.error("zone", "is required: no top-level zone is set")
+    _inside(t, "name", name, zone)
+    ttl = _ttl(t)
+    ttl = defaults[0] if ttl is None else ttl
+    proxied = t.opt_flag("proxied")
+    proxied = defaults[1] if proxied is None else proxied
+    suffix = t.opt_text("comment")
+    comment = None
+    if suffix is not None:
+        comment = f"{marker} {suffix}"
+        if not suffix.isprintable() or len(comment) > MAX_COMMENT:
+            raise t.error("comment", f"must be printable, and with the marker {marker!r} and a "
+                          f"space at most {MAX_COMMENT} characters (Cloudflare's limit), not "
+                          f"{len(comment)}")
+    host_id, length = _host_id(t)
+    rtype = t.opt_text("type")
+    ipv4, ipv6 = families
+    if rtype is not None and rtype not in ("A", "AAAA"):
+        raise t.error("type", f"must be \"A\" or \"AAAA\", not {rtype!r}")
+    if host_id is not None:
+        if rtype == "A":
+            raise t.error("type", "is \"A\", but a host record (ipv6_host_id, ipv6_mac) is "
+                          "AAAA only")
+        if not ipv6.enabled:
+            raise t.error("ipv6_host_id" if "ipv6_host_id" in t.data else "ipv6_mac",
+                          "a host record takes the detected IPv6 prefix: set [ipv6] enabled "
+                          "= true")
+        types: tuple[str, ...] = ("AAAA",)
+    elif rtype is not None:
+        family = ipv4 if rtype == "A" else ipv6
+        if not family.enabled:
+            raise t.error("type", f"is {rtype!r}, but IPv{family.version} is disabled "
+                          f"([ipv{family.version}] enabled = false)")
+        types = (rtype,)
+    else:
+        types = tuple(f.rtype for f in families if f.enabled)
+    unknown = sorted(set(t.data) - t.used)
+    if unknown:
+        raise t.error(unknown[0], f"unknown key (a record table takes {_RECORD_KEYS})")
+    t.done()
+    return [RecordConfig(name, r, zone, ttl, proxied, comment, host_id, length) for r in types]
+
+
+def _host_id(t: _Table) -> tuple[int | None, int]:
+    """A host record's interface ID and prefix length; (None, default) for another record."""
+    text, mac = t.opt_text("ipv6_host_id"), t.opt_text("ipv6_mac")
+    raw_length = t.raw("ipv6_prefix_length")
+    length = t.get("ipv6_prefix_length")
+    if text is None and mac is None:
+        if raw_length is not None:
+            raise t.error("ipv6_prefix_length", "is set, but neither ipv6_host_id nor ipv6_mac "
+                          "is")
+        return None, length
+    if text is not None and mac is not None:
+        raise t.error("ipv6_mac", "and ipv6_host_id are both set; give one")
+    from pi_ddns import hostid  # only a config with a host record needs it
+
+    key = "ipv6_host_id" if text is not None else "ipv6_mac"
+    try:
+        bits = hostid.interface_id(text) if text is not None else hostid.eui64(str(mac))
+    except ValueError as e:
+        raise t.error(key, str(e)) from None
+    if hostid.outside_host_part(bits, length):
+        raise t.error(key, f"sets bits inside the first {length} bits, where the detected "
+                      "prefix goes (ipv6_prefix_length); give only the host's part")
+    if not bits:
+        raise t.error(key, f"is all zeros after the first {length} bits: that is the "
+                      "subnet-router anycast address (RFC 4291 2.6.1), not a host")
+    return bits, length
+
+
 def parse(text: str, file: Path) -> Config:
     """Validate the TOML text of `file` (no token lookup)."""
     try:
@@ -509,21 +660,11 @@ def parse(text: str, file: Path) -> Config:
     except RecursionError:
         raise ConfigError(f"{file}: invalid TOML: nested too deeply") from None
     top = _Table(file, "", data)
-    zone = _zone(top, top.req_text("zone"))
+    zone_text = top.opt_text("zone")
+    zone = _zone(top, zone_text) if zone_text is not None else None
     raw_records = top.raw("records")
     if not isinstance(raw_records, list) or not raw_records:
-        raise top.error("records", "must be a non-empty array of names")
-    records: list[str] = []
-    for i, value in enumerate(raw_records):
-        key = f"records[{i}]"
-        if not isinstance(value, str):
-            raise top.error(key, f"must be a string, not {_kind(value)}")
-        name = _dns_name(top, key, value)
-        if name != zone and not name.endswith("." + zone):
-            raise top.error(key, f"{name!r} is not inside the zone {zone!r}")
-        if name in records:
-            raise top.error(key, f"{name!r} is listed twice")
-        records.append(name)
+        raise top.error("records", "must be a non-empty array of names or tables")
     marker = top.get("comment_marker")
     if not marker.isprintable():
         raise top.error("comment_marker", "must be printable and at most "
@@ -551,10 +692,12 @@ def parse(text: str, file: Path) -> Config:
     ipv4, ipv6 = _family(top, 4), _family(top, 6)
     if not (ipv4.enabled or ipv6.enabled):
         raise top.error("ipv4.enabled", "ipv4 and ipv6 are both disabled; enable at least one")
+    records = _records(top, raw_records, zone, marker, defaults=(ttl, proxied),
+                       families=(ipv4, ipv6))
     notify, metrics_dir = _notify(top), _metrics_dir(top)
     propagation = _propagation(top)
     top.done()
-    return Config(file, zone, tuple(records), marker, adopt, ttl, proxied, state_file,
+    return Config(file, zone, records, marker, adopt, ttl, proxied, state_file,
                   max_cache_age, token_file, healthcheck,
                   cloudflare, ipv4, ipv6, run_timeout=run_timeout, notify=notify,
                   metrics_dir=metrics_dir, propagation=propagation)

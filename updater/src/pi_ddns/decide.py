@@ -19,6 +19,14 @@ ZoneId = NewType("ZoneId", str)
 
 
 @dataclass(frozen=True, slots=True)
+class Zone:
+    """An active zone as Cloudflare reports it: its id and its authoritative nameservers."""
+
+    id: ZoneId
+    name_servers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Record:
     """A DNS record as Cloudflare reports it."""
 
@@ -43,6 +51,8 @@ class Wanted:
     adopt: bool
     ttl: int | None = None
     proxied: bool | None = None
+    comment: str | None = None  # the whole comment the config sets (with the marker)
+    zone: str = ""
 
     @property
     def key(self) -> str:
@@ -73,10 +83,7 @@ class Update:
     comment: str | None = None
     ttl: int | None = None
     proxied: bool | None = None
-
-    @property
-    def adopts(self) -> bool:
-        return self.comment is not None
+    adopts: bool = False  # the record lacked the marker: this write takes it over
 
 
 Action = Noop | Create | Update
@@ -114,16 +121,19 @@ def decide(wanted: Wanted, at_name: list[Record]) -> Action:
         raise ConflictError(f"{wanted.key} has {len(same)} records ({ids}); delete all but one "
                             "in the Cloudflare dashboard")
     if not same:
-        return Create(wanted.name, wanted.type, wanted.content, wanted.marker, wanted.ttl,
-                      wanted.proxied)
+        return Create(wanted.name, wanted.type, wanted.content, wanted.comment or wanted.marker,
+                      wanted.ttl, wanted.proxied)
     record = same[0]
     comment = None
-    if not owned(record, wanted.marker):
+    adopts = not owned(record, wanted.marker)
+    if adopts:
         if not wanted.adopt:
             raise ConflictError(f"{wanted.key} ({record.id}) exists without the comment marker "
                                 f"{wanted.marker!r}; set adopt = true to take it over, or add "
                                 "the marker to its comment")
-        comment = adopted_comment(record.comment, wanted.marker)
+        comment = wanted.comment or adopted_comment(record.comment, wanted.marker)
+    elif wanted.comment is not None and record.comment != wanted.comment:
+        comment = wanted.comment
     proxied = (wanted.proxied if wanted.proxied is not None and wanted.proxied != record.proxied
                else None)
     ttl = wanted.ttl if wanted.ttl is not None and wanted.ttl != record.ttl else None
@@ -132,7 +142,7 @@ def decide(wanted: Wanted, at_name: list[Record]) -> Action:
     unchanged = (comment, ttl, proxied) == (None, None, None)
     if unchanged and same_address(record.content, wanted.content):
         return Noop(record)
-    return Update(record, wanted.content, comment, ttl, proxied)
+    return Update(record, wanted.content, comment, ttl, proxied, adopts)
 
 
 def describe(action: Action) -> str:

@@ -27,10 +27,10 @@ from urllib.parse import urlsplit
 from pi_ddns import __version__, httpclient, report
 from pi_ddns.config import Config
 from pi_ddns.errors import HttpError
+from pi_ddns.state import Change
 
 MIN_BUDGET = 1.0  # seconds a channel always gets, even with run_timeout spent
 MAX_MESSAGE = 1000  # characters of the summary
-Change = tuple[str, str, str | None, str]  # (type, name, old content or None, new content)
 
 _TITLES = {"change": "address changed", "failure": "update failed", "recovery": "recovered"}
 _PRIORITY = {"change": "3", "failure": "4", "recovery": "3"}  # ntfy: 3 default, 4 high
@@ -47,7 +47,8 @@ class Message:
         self.summary = report.safe(summary, MAX_MESSAGE)
         self.records = [{"name": report.safe(name, 300), "type": report.safe(rtype, 10),
                          "old": None if old is None else report.safe(old, 100),
-                         "new": report.safe(new, 100)} for rtype, name, old, new in changes]
+                         "new": report.safe(new, 100)}
+                        for name, rtype, _zone, old, new in changes]
         self.host = report.safe(os.uname().nodename, 100)
 
     @property

@@ -1,11 +1,11 @@
 """`pi-ddns remove`: delete, at Cloudflare, the records pi-ddns owns at the configured names.
 
-Owned means: at exactly a configured name, of type A or AAAA, and its comment carries the
-configured marker as a whole token (state.has_marker). Nothing else is ever deleted. The
-state's cached ids are not used to pick a record (a cached id may name another record by
-now); every record deleted is one the list has just shown at the name.
+Owned means: at exactly a configured name, in that record's zone, of type A or AAAA, and its
+comment carries the configured marker as a whole token (state.has_marker). Nothing else is
+ever deleted. The state's cached ids are not used to pick a record (a cached id may name
+another record by now); every record deleted is one the list has just shown at the name.
 
-Cost: one zone lookup, one list per name, one DELETE per owned record. stdout carries exactly
+Cost: one zone lookup per zone, one list per name, one DELETE per owned record. stdout carries exactly
 one `deleted NAME TYPE ID` line per record deleted (`would delete ...` with --dry-run), and
 nothing when there was nothing to delete; everything else goes to stderr. A record gone
 already is not an error: the end state is what was asked for.
@@ -16,10 +16,15 @@ from __future__ import annotations
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from pi_ddns import credential, report, state
 from pi_ddns.config import Config
 from pi_ddns.errors import RecordGone, TransientError
+
+if TYPE_CHECKING:
+    from pi_ddns.cfapi import CloudflareApi
+    from pi_ddns.decide import ZoneId
 
 TYPES = ("A", "AAAA")
 
@@ -36,7 +41,7 @@ def remove(cfg: Config, *, dry_run: bool, token_stdin: bool = False) -> int:
     finally:
         if lock is not None:
             os.close(lock)
-    names = ", ".join(cfg.records)
+    names = ", ".join(cfg.names)
     if not deleted:
         report.info(f"nothing to remove: no A or AAAA record at {names} carries the marker "
                     f"{cfg.comment_marker!r}")
@@ -47,37 +52,47 @@ def remove(cfg: Config, *, dry_run: bool, token_stdin: bool = False) -> int:
 
 
 def _delete_owned(cfg: Config, token: str, dry_run: bool, deadline: float) -> list[str]:
-    from pi_ddns.cfapi import CloudflareApi, valid_id
-    from pi_ddns.decide import owned
+    from pi_ddns.cfapi import CloudflareApi
 
     api = CloudflareApi(token, cfg.cloudflare.api_url, cfg.cloudflare.timeout,
                         cfg.cloudflare.retries, deadline=deadline, budget=cfg.run_timeout)
     done: list[str] = []
     try:
-        zid = api.zone_id(cfg.zone)
-        for name in cfg.records:
-            for record in api.list_records(zid, name, None):
-                # list_records keeps only records at exactly `name`; the type is compared as
-                # Cloudflare spells it (upper case): anything else is not ours to touch.
-                if record.type not in TYPES or not owned(record, cfg.comment_marker):
-                    continue
-                if not valid_id(record.id):  # never put in a URL, never printed
-                    raise TransientError(f"Cloudflare API: listing records at {name}: a record "
-                                         "id that is not an id; nothing more deleted")
-                line = f"{name} {record.type} {record.id}"
-                if dry_run:
-                    _say(f"would delete {line}")
-                    done.append(line)
-                    continue
-                try:
-                    api.delete_record(zid, record.id)
-                except RecordGone:
-                    report.info(f"{record.type} {name} ({record.id}) is gone already")
-                    continue
-                _say(f"deleted {line}")
-                done.append(line)
+        for zone in cfg.zones:
+            zid = api.zone(zone).id
+            for name in dict.fromkeys(r.name for r in cfg.records if r.zone == zone):
+                done += _delete_at(api, zid, name, cfg.comment_marker, dry_run)
     finally:
         api.close()
+    return done
+
+
+def _delete_at(api: CloudflareApi, zid: ZoneId, name: str, marker: str,
+               dry_run: bool) -> list[str]:
+    from pi_ddns.cfapi import valid_id
+    from pi_ddns.decide import owned
+
+    done: list[str] = []
+    for record in api.list_records(zid, name, None):
+        # list_records keeps only records at exactly `name`; the type is compared as
+        # Cloudflare spells it (upper case): anything else is not ours to touch.
+        if record.type not in TYPES or not owned(record, marker):
+            continue
+        if not valid_id(record.id):  # never put in a URL, never printed
+            raise TransientError(f"Cloudflare API: listing records at {name}: a record id "
+                                 "that is not an id; nothing more deleted")
+        line = f"{name} {record.type} {record.id}"
+        if dry_run:
+            _say(f"would delete {line}")
+            done.append(line)
+            continue
+        try:
+            api.delete_record(zid, record.id)
+        except RecordGone:
+            report.info(f"{record.type} {name} ({record.id}) is gone already")
+            continue
+        _say(f"deleted {line}")
+        done.append(line)
     return done
 
 
@@ -93,10 +108,10 @@ def _forget(cfg: Config) -> None:
     written costs nothing here: the next update reconciles anyway."""
     if not cfg.state_file.exists():
         return
-    st = state.load(cfg.state_file, cfg.zone)
+    st = state.load(cfg.state_file)
     before = state.to_json(st)
     for rtype in TYPES:
-        for name in cfg.records:
+        for name in cfg.names:
             st.records.pop(f"{rtype} {name}", None)
     st.last_reconcile = None
     if state.to_json(st) != before:

@@ -6,10 +6,12 @@ and imports no other part of pi_ddns).
 
 Keys are the config's own, dotted for a table (`notify.timeout`); a key of the sources of
 either family reads `ipv4.sources[].port`. `kind` is the Python type the value has after
-validation (an int is accepted where a float is asked for). `minimum` and `maximum` bound the
-value of an int or float, the length in characters of a str, and are None where there is no
-bound beyond the general rules (a string is non-empty, without surrounding spaces). A default
-of None means: not set (required where config.py says so, like `zone`).
+validation (an int is accepted where a float is asked for); a key of the tables in `records`
+reads `records[].ipv6_prefix_length` (a record's ttl and proxied follow the top-level ones).
+`minimum` and `maximum` bound the value of an int or float, the length in characters of a
+str, and are None where there is no bound beyond the general rules (a string is non-empty,
+without surrounding spaces). A default of None means: not set (required where config.py says
+so, like `zone` when a record names no zone of its own).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ SETTINGS: dict[str, Setting] = {
     "token_file": Setting(str, None),
     "healthcheck_url": Setting(str, None),
     "metrics_dir": Setting(str, None),
+    # an IPv6 host record: the bits of the detected address kept as its prefix
+    "records[].ipv6_prefix_length": Setting(int, 64, 1, 127),
     "cloudflare.api_url": Setting(str, DEFAULT_API_URL),
     "cloudflare.timeout": Setting(float, 10.0, 0.1, 300.0),
     "cloudflare.retries": Setting(int, 1, 0, 10),

@@ -1,10 +1,14 @@
 """The cache of zone and record ids: a versioned JSON file, written atomically.
 
 A missing, corrupt, unreadable or future-version file is never fatal: it is reported and costs one
-reconcile against Cloudflare. Shape (version 1):
-{"version": 1, "zone": {"name", "id"}, "records": {"A home.example.com": {"id", "content",
- "changed_at", "ttl", "proxied", "comment"}}, "last_reconcile": ISO,
- "last_run": {"at", "exit_code", "message"}}
+reconcile against Cloudflare. Shape (version 2):
+{"version": 2, "zones": {"example.com": {"id", "name_servers": [...]}},
+ "records": {"A home.example.com": {"id", "zone", "content", "changed_at", "ttl", "proxied",
+ "comment"}}, "last_reconcile": ISO, "last_run": {"at", "exit_code", "message"}}
+
+A version-1 file (one zone: `"zone": {"name", "id"}`, records without a zone) is read as the
+version 2 it stands for: its zone with no name servers known, each record in that zone. It is
+written back as version 2 by the next run that writes.
 
 A record's ttl, proxied and comment are what Cloudflare held after the last write or list: a
 changed setting in the config no longer matches them, so the next run reconciles (an entry
@@ -27,7 +31,7 @@ from pi_ddns import report
 from pi_ddns.errors import ConfigError, TransientError
 from pi_ddns.files import read_regular
 
-VERSION = 1
+VERSION = 2
 _LIMIT = 1 << 20  # a few records take a few KB
 
 
@@ -38,6 +42,24 @@ class Cached(NamedTuple):
     ttl: int | None = None
     proxied: bool | None = None
     comment: str | None = None
+    zone: str = ""  # the zone it was found in; its id means nothing in another
+
+
+class ZoneCache(NamedTuple):
+    """A zone as Cloudflare reported it: its id, and its authoritative nameservers' names."""
+
+    id: str
+    name_servers: tuple[str, ...] = ()
+
+
+class Change(NamedTuple):
+    """A record whose content a run changed (old is None: created)."""
+
+    name: str
+    type: str
+    zone: str
+    old: str | None
+    new: str
 
 
 class LastRun(NamedTuple):
@@ -49,11 +71,10 @@ class LastRun(NamedTuple):
 class State:
     """The mutable cache of one run (plain slotted class: no dataclasses on the hot path)."""
 
-    __slots__ = ("last_reconcile", "last_run", "records", "zone_id", "zone_name")
+    __slots__ = ("last_reconcile", "last_run", "records", "zones")
 
     def __init__(self) -> None:
-        self.zone_name: str | None = None
-        self.zone_id: str | None = None
+        self.zones: dict[str, ZoneCache] = {}
         self.records: dict[str, Cached] = {}
         self.last_reconcile: str | None = None
         self.last_run: LastRun | None = None
@@ -86,11 +107,12 @@ def has_marker(comment: str | None, marker: str) -> bool:
     return False
 
 
-def differences(c: Cached, content: str, ttl: int | None, proxied: bool | None,
-                marker: str) -> list[str]:
+def differences(c: Cached, content: str, ttl: int | None, proxied: bool | None,  # noqa: PLR0917
+                marker: str, comment: str | None = None) -> list[str]:
     """How the cached record differs from what the config sets (content, proxied, TTL, the
-    marker in the comment); empty when it is in sync. The TTL of a proxied record is
-    Cloudflare's (automatic), never a difference."""
+    marker in the comment, the whole comment when the record's table sets one); empty when it
+    is in sync. The TTL of a proxied record is Cloudflare's (automatic), never a
+    difference."""
     out = []
     if c.content != content:
         out.append(f"is {c.content}, detected {content}")
@@ -100,6 +122,8 @@ def differences(c: Cached, content: str, ttl: int | None, proxied: bool | None,
         out.append(f"ttl is {_word(c.ttl)}, config says {ttl}")
     if not has_marker(c.comment, marker):
         out.append(f"comment lacks the marker {marker!r}")
+    elif comment is not None and c.comment != comment:
+        out.append(f"comment is {c.comment!r}, config says {comment!r}")
     return out
 
 
@@ -137,11 +161,31 @@ def _str(data: Any, key: str, optional: bool = False) -> Any:
     return value
 
 
-def _from_json(data: Any, zone: str) -> State:
+def _zones(data: dict[str, Any], state: State) -> str | None:
+    """Read the zones into `state`; a version-1 file's one zone's name (None if it has none)."""
+    if data.get("version") == 1:
+        zone_data = data.get("zone")
+        if zone_data is None:
+            return None
+        name: str = _str(zone_data, "name")
+        state.zones[name] = ZoneCache(_str(zone_data, "id"))
+        return name
+    zones = data.get("zones", {})
+    if not isinstance(zones, dict):
+        raise _Corrupt("zones is not an object")
+    for name, z in zones.items():
+        servers = z.get("name_servers", []) if isinstance(z, dict) else None
+        if not isinstance(servers, list) or not all(isinstance(n, str) for n in servers):
+            raise _Corrupt(f"zones.{name}.name_servers is not a list of names")
+        state.zones[name] = ZoneCache(_str(z, "id"), tuple(servers))
+    return None
+
+
+def _from_json(data: Any) -> State:
     if not isinstance(data, dict):
         raise _Corrupt("not a JSON object")
     version = data.get("version")
-    if version != VERSION:
+    if version not in (1, VERSION):
         if isinstance(version, int) and not isinstance(version, bool) and version > VERSION:
             raise _Corrupt(f"version {version} is newer than this pi-ddns understands")
         raise _Corrupt(f"unknown version {version!r}")
@@ -152,10 +196,9 @@ def _from_json(data: Any, zone: str) -> State:
         if not isinstance(code, int) or isinstance(code, bool):
             raise _Corrupt("last_run.exit_code is not an integer")
         state.last_run = LastRun(_str(run, "at"), code, report.safe(str(run.get("message", ""))))
-    zone_data = data.get("zone")
-    if zone_data is None or _str(zone_data, "name") != zone:
-        return state  # another zone (config changed): the ids mean nothing here
-    state.zone_name, state.zone_id = zone, _str(zone_data, "id")
+    v1_zone = _zones(data, state)
+    if version == 1 and v1_zone is None:
+        return state  # no zone cached, nor records
     records = data.get("records", {})
     if not isinstance(records, dict):
         raise _Corrupt("records is not an object")
@@ -166,14 +209,18 @@ def _from_json(data: Any, zone: str) -> State:
         if not (ttl is None or (isinstance(ttl, int) and not isinstance(ttl, bool))) \
                 or not isinstance(proxied, bool | None) or not isinstance(comment, str | None):
             raise _Corrupt(f"records.{key}: ttl, proxied or comment of the wrong type")
+        zone = v1_zone or _str(r, "zone")
+        if zone not in state.zones:
+            raise _Corrupt(f"records.{key}: zone {zone!r} is not among the zones")
         state.records[key] = Cached(_str(r, "id"), _str(r, "content"), _str(r, "changed_at"),
-                                    ttl, proxied, comment)
+                                    ttl, proxied, comment, zone)
     state.last_reconcile = _str(data, "last_reconcile", optional=True)
     return state
 
 
-def load(path: Path, zone: str) -> State:
-    """The cached state for `zone`; an empty State (and a warning) when it cannot be trusted."""
+def load(path: Path) -> State:
+    """The cached state; an empty State (and a warning) when it cannot be trusted. (A cached
+    record counts only in the zone the config puts it in: update and status compare.)"""
     try:
         raw = read_regular(path, _LIMIT)  # a FIFO or /dev/zero planted here: refused at once
     except FileNotFoundError:
@@ -184,7 +231,7 @@ def load(path: Path, zone: str) -> State:
                        "Cloudflare")
         return State()
     try:
-        return _from_json(json.loads(raw), zone)
+        return _from_json(json.loads(raw))
     except (ValueError, _Corrupt) as e:
         report.warning(f"{path}: ignoring the state file ({e}); reconciling with Cloudflare")
         return State()
@@ -192,12 +239,13 @@ def load(path: Path, zone: str) -> State:
 
 def to_json(state: State) -> dict[str, Any]:
     data: dict[str, Any] = {"version": VERSION}
-    if state.zone_name and state.zone_id:
-        data["zone"] = {"name": state.zone_name, "id": state.zone_id}
+    if state.zones:
+        data["zones"] = {name: {"id": z.id, "name_servers": list(z.name_servers)}
+                         for name, z in sorted(state.zones.items())}
         data["records"] = {
-            key: {"id": c.id, "content": c.content, "changed_at": c.changed_at,
+            key: {"id": c.id, "zone": c.zone, "content": c.content, "changed_at": c.changed_at,
                   "ttl": c.ttl, "proxied": c.proxied, "comment": c.comment}
-            for key, c in sorted(state.records.items())
+            for key, c in sorted(state.records.items()) if c.zone in state.zones
         }
     if state.last_reconcile:
         data["last_reconcile"] = state.last_reconcile

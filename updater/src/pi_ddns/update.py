@@ -2,8 +2,13 @@
 
 The hot path (address and settings unchanged, cache fresh) ends before `cfapi` is imported: no
 SDK, no API request, no state write. Otherwise a warm cache costs one list per changed name and
-one PATCH per changed record; a cold, stale or forced run adds the zone lookup and lists every
-name. A write only ever goes to a record id that a list has just shown at the name.
+one PATCH per changed record (plus the lookup of a zone the cache does not hold yet); a cold,
+stale or forced run adds one zone lookup per zone and lists every name. A write only ever goes
+to a record id that a list has just shown at the name, in the zone of that list.
+
+A host record's content is the detected IPv6 prefix with its interface ID (hostid.py); when
+that address fails the publishing rule (addresses.py), the record is left as it is, the other
+records are kept right, and the run ends with 65 naming it.
 
 A dry run touches nothing but Cloudflare's read API: it neither reads nor writes the state,
 takes no lock, pings no healthcheck, sends no notification and writes no metrics; it always
@@ -20,9 +25,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pi_ddns import credential, report, state
-from pi_ddns.config import Config
+from pi_ddns.addresses import check
+from pi_ddns.config import Address, Config, RecordConfig
 from pi_ddns.detect import Detected, detect
-from pi_ddns.errors import ConflictError, DdnsError, DetectionError, RunDeadline, ZoneGone
+from pi_ddns.errors import (
+    ConflictError,
+    DdnsError,
+    DetectionError,
+    RunDeadline,
+    ZoneGone,
+    ZoneNotActive,
+    ZoneNotFound,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -52,7 +66,8 @@ class _Run:
         self.snapshot = state.to_json(st)
         self.started = time.monotonic()
         # For the notifications and metrics (issue 12):
-        self.changes: list[tuple[str, str, str | None, str]] = []  # (type, name, old, new)
+        self.changes: list[state.Change] = []  # records whose content this run changed
+        self.bad: list[str] = []  # host records whose combined address the rule refuses
         self.timings: list[tuple[int, str, float]] = []  # (IP version, source, seconds)
         self.api_requests = 0
         self.outcome: tuple[int, str, state.LastRun | None] | None = None  # set by _finish
@@ -68,7 +83,7 @@ class _Run:
                                f"({e.strerror}); the next run will reconcile")
             self.save_failed = True
 
-    def remember(self, key: str, record: Record) -> None:
+    def remember(self, key: str, record: Record, zone: str) -> None:
         old = self.st.records.get(key)
         content = canonical(record.content)
         changed = state.iso(self.now) if old is None or old.content != content or \
@@ -76,7 +91,7 @@ class _Run:
         # What Cloudflare holds now, every field the config may set: a changed setting no
         # longer matches, so the next run reconciles without --force.
         self.st.records[key] = state.Cached(record.id, content, changed, record.ttl,
-                                            record.proxied, record.comment)
+                                            record.proxied, record.comment, zone)
 
 
 def update(cfg: Config, *, dry_run: bool, force: bool, now: Callable[[], float],
@@ -95,7 +110,7 @@ def update(cfg: Config, *, dry_run: bool, force: bool, now: Callable[[], float],
     run: _Run | None = None
     try:
         # A dry run starts from nothing: the plan comes from Cloudflare alone.
-        st = state.State() if dry_run else state.load(cfg.state_file, cfg.zone)
+        st = state.State() if dry_run else state.load(cfg.state_file)
         run = _Run(cfg, st, now(), dry_run, deadline, ntfy)
         try:
             summary = _sync(run, token, force)
@@ -148,12 +163,11 @@ def _metrics(run: _Run, code: int, directory: Path) -> None:
     from pi_ddns import metrics
 
     cfg, ages = run.cfg, []
-    for rtype in (f.rtype for f in cfg.families):
-        for name in cfg.records:
-            cached = run.st.records.get(f"{rtype} {name}")
-            age = state.age(cached.changed_at, run.now) if cached else None
-            if age is not None:
-                ages.append((rtype, name, age))
+    for r in cfg.records:
+        cached = run.st.records.get(r.key)
+        age = state.age(cached.changed_at, run.now) if cached and cached.zone == r.zone else None
+        if age is not None:
+            ages.append((r.type, r.name, age))
     metrics.write(directory, metrics.Run(
         run.now, time.monotonic() - run.started, code, len(run.changes), run.api_requests,
         run.timings, ages))
@@ -214,21 +228,52 @@ def _sync(run: _Run, token: str, force: bool) -> str:
     return summary
 
 
+def wanted(cfg: Config, detected: dict[str, Address]) -> tuple[
+        list[tuple[RecordConfig, str]], list[str]]:
+    """Each configured record of a detected family with the content it should hold; and the
+    words for each host record left out because its combined address fails the publishing
+    rule (status uses this too)."""
+    out: list[tuple[RecordConfig, str]] = []
+    bad: list[str] = []
+    for r in cfg.records:
+        address = detected.get(r.type)
+        if address is None:
+            continue
+        if r.host_id is not None and isinstance(address, ipaddress.IPv6Address):
+            from pi_ddns import hostid
+
+            host = hostid.combine(address, r.prefix_length, r.host_id)
+            why = check(host, 6, cfg.ipv6.allow_nonglobal)
+            if why is not None:
+                bad.append(f"{r.key}: the detected prefix {address}/{r.prefix_length} with the "
+                           f"record's interface ID gives {why}; the record is not written")
+                continue
+            address = host
+        out.append((r, str(address)))
+    return out, bad
+
+
+def in_sync(st: state.State, r: RecordConfig, content: str, marker: str) -> bool:
+    """The cache says Cloudflare holds `content` and every setting the config gives `r`."""
+    c = st.records.get(r.key)
+    return c is not None and c.zone == r.zone and not state.differences(
+        c, content, r.ttl, r.proxied, marker, r.comment)
+
+
 def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Detected], *,
                    complete: bool) -> str:
     cfg, st = run.cfg, run.st
     for d in addresses.values():
         report.debug(f"detected {d.address} via {d.source}")
-    wanted = [(f"{rtype} {name}", name, rtype, str(d.address))
-              for name in cfg.records for rtype, d in addresses.items()]
+    want_content, run.bad = wanted(cfg, {t: d.address for t, d in addresses.items()})
     age = state.age(st.last_reconcile, run.now)
-    fresh = (not force and not run.dry_run and st.zone_id is not None and age is not None
+    fresh = (not force and not run.dry_run and bool(st.zones) and age is not None
              and 0 <= age < cfg.max_cache_age)
     # In sync only when every field the config sets matches what the cache says Cloudflare
-    # holds: a new proxied, ttl or comment_marker is applied by the next run.
-    if fresh and all(key in st.records and not state.differences(
-            st.records[key], content, cfg.ttl, cfg.proxied, cfg.comment_marker)
-            for key, _, _, content in wanted):
+    # holds: a new proxied, ttl, comment or comment_marker is applied by the next run.
+    if fresh and all(in_sync(st, r, content, cfg.comment_marker) for r, content in want_content):
+        if run.bad:
+            raise ConflictError("; ".join(run.bad))
         return "no change"
 
     from pi_ddns.cfapi import CloudflareApi
@@ -237,65 +282,97 @@ def _sync_detected(run: _Run, token: str, force: bool, addresses: dict[str, Dete
     api = CloudflareApi(token, cfg.cloudflare.api_url, cfg.cloudflare.timeout,
                         cfg.cloudflare.retries, deadline=run.deadline, budget=cfg.run_timeout)
     try:
-        want = [Wanted(name, rtype, content, cfg.comment_marker, cfg.adopt, cfg.ttl, cfg.proxied)
-                for _, name, rtype, content in wanted]
-        if fresh and st.zone_id:
-            # Warm cache: only the names out of step, each listed afresh (one request): a write
-            # goes to the id found at the name now, never to a cached id that may since name
-            # another record (renamed in the dashboard, the state file edited).
-            todo = [w for w in want if w.key not in st.records or state.differences(
-                st.records[w.key], w.content, w.ttl, w.proxied, w.marker)]
+        want = [Wanted(r.name, r.type, content, cfg.comment_marker, cfg.adopt, r.ttl, r.proxied,
+                       r.comment, r.zone) for r, content in want_content]
+        if fresh:
+            # Warm cache: only the names out of step, each listed afresh (one request) with its
+            # zone's cached id: a write goes to the id found at the name now, never to a
+            # cached id that may since name another record (renamed in the dashboard, the
+            # state file edited).
+            todo = [w for w, (r, content) in zip(want, want_content, strict=True)
+                    if not in_sync(st, r, content, cfg.comment_marker)]
             try:
-                _reconcile(run, api, st.zone_id, todo, full=False)
+                _reconcile(run, api, todo, cached=True, full=False)
             except ZoneGone as e:  # deleted and re-added, or moved: find it by name
-                report.warning(f"{e}; looking the zone up again")
-                _reconcile(run, api, None, want, full=complete)
+                report.warning(f"{e}; looking the zones up again")
+                _reconcile(run, api, want, cached=False, full=complete)
         else:
-            _reconcile(run, api, None, want, full=complete)
+            _reconcile(run, api, want, cached=False, full=complete)
+    except DdnsError:
+        for words in run.bad:
+            report.error(words)
+        raise
     finally:
         run.api_requests += api.requests
         api.close()
     if run.wrong:
-        raise ConflictError("; ".join(run.wrong))
+        raise ConflictError("; ".join(run.wrong + run.bad))
+    if run.bad:
+        raise ConflictError("; ".join(run.bad))
     verb = "dry run: would have " if run.dry_run else ""
     return verb + "; ".join(run.done) if run.done else "no change"
 
 
-def _reconcile(run: _Run, api: CloudflareApi, zone_id: str | None, want: list[Wanted],
-               *, full: bool) -> None:
-    """List each name once (all types, every page, to see a CNAME), decide, apply. A write
-    goes only to a record this list just showed at the name, so a write that lands elsewhere
-    can be put back as the list showed it."""
+def _zone_id(run: _Run, api: CloudflareApi, zone: str, *, cached: bool) -> ZoneId:
+    """The zone's id: from the cache (`cached`) when it holds the zone, else looked up by
+    name (one request), which refreshes the cache."""
     from pi_ddns.decide import ZoneId
+
+    st = run.st
+    known = st.zones.get(zone)
+    if cached and known is not None:
+        return ZoneId(known.id)
+    found = api.zone(zone)
+    if known is None or known.id != found.id:
+        # ids cached in an older zone of that name (or in none): worthless
+        for key in [k for k, c in st.records.items() if c.zone == zone]:
+            del st.records[key]
+    st.zones[zone] = state.ZoneCache(found.id, found.name_servers)
+    return found.id
+
+
+def _reconcile(run: _Run, api: CloudflareApi, want: list[Wanted], *, cached: bool,
+               full: bool) -> None:
+    """Per zone: its id, then each name listed once (all types, every page, to see a CNAME),
+    decide, apply. A write goes only to a record this list just showed at the name, so a write
+    that lands elsewhere can be put back as the list showed it. A zone that is missing or not
+    active, or a conflict at one name, stops only what it concerns: the other zones and names
+    are kept right, then the first such error ends the run."""
     from pi_ddns.errors import WrongRecord
 
     st = run.st
-    zid = ZoneId(zone_id) if zone_id else api.zone_id(run.cfg.zone)
-    if zid != st.zone_id:
-        st.records.clear()  # ids of another zone (or none): worthless
-    st.zone_name, st.zone_id = run.cfg.zone, zid
-    conflicts: list[ConflictError] = []
-    for name in dict.fromkeys(w.name for w in want):
-        at_name = api.list_records(zid, name, None)
-        for w in (w for w in want if w.name == name):
-            cached = st.records.get(w.key)
-            if cached is not None and all(r.id != cached.id for r in at_name):
-                report.warning(f"{w.key}: record {cached.id} is gone at Cloudflare (deleted or "
-                               "renamed by hand?)")
-            try:
-                _apply(run, api, zid, w, at_name)
-            except WrongRecord:
-                pass  # restored and noted in run.wrong; the next run reconciles
-            except ConflictError as conflict:  # other records can still be kept right
-                conflicts.append(conflict)
-    if conflicts:
-        for later in conflicts[1:]:
+    problems: list[DdnsError] = []
+    for zone in dict.fromkeys(w.zone for w in want):
+        in_zone = [w for w in want if w.zone == zone]
+        try:
+            zid = _zone_id(run, api, zone, cached=cached)
+        except (ZoneNotFound, ZoneNotActive) as e:
+            problems.append(e)
+            continue
+        for name in dict.fromkeys(w.name for w in in_zone):
+            at_name = api.list_records(zid, name, None)
+            for w in (w for w in in_zone if w.name == name):
+                known = st.records.get(w.key)
+                if known is not None and known.zone == zone \
+                        and all(r.id != known.id for r in at_name):
+                    report.warning(f"{w.key}: record {known.id} is gone at Cloudflare (deleted "
+                                   "or renamed by hand?)")
+                try:
+                    _apply(run, api, zid, w, at_name)
+                except WrongRecord:
+                    pass  # restored and noted in run.wrong; the next run reconciles
+                except ConflictError as conflict:  # other records can still be kept right
+                    problems.append(conflict)
+    if problems:
+        for later in problems[1:]:
             report.error(str(later))
-        raise conflicts[0]
+        raise problems[0]
     if full and not run.dry_run and not run.wrong:
-        keys = {f"{f.rtype} {name}" for f in run.cfg.families for name in run.cfg.records}
+        keys = {r.key for r in run.cfg.records}
         for key in [k for k in st.records if k not in keys]:
             del st.records[key]  # no longer configured
+        for zone in [z for z in st.zones if z not in run.cfg.zones]:
+            del st.zones[zone]
         st.last_reconcile = state.iso(run.now)
 
 
@@ -307,10 +384,11 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
 
     action = decide(w, at_name)
     if isinstance(action, Noop):
-        run.remember(w.key, action.record)
+        run.remember(w.key, action.record, w.zone)
         if retried:
             run.done.append(f"found {w.key} {action.record.content} (created by an earlier run)")
-            run.changes.append((w.type, w.name, None, canonical(action.record.content)))
+            run.changes.append(state.Change(w.name, w.type, w.zone, None,
+                                            canonical(action.record.content)))
             run.save()
         return
     if run.dry_run:
@@ -353,11 +431,11 @@ def _apply(run: _Run, api: CloudflareApi, zid: ZoneId, w: Wanted, at_name: list[
     except TransientError:
         run.st.records.pop(w.key, None)  # the write did not take as sent: the next run lists
         raise
-    run.remember(w.key, record)
+    run.remember(w.key, record, w.zone)
     run.done.append(describe(action))
     old = None if isinstance(action, Create) else canonical(action.record.content)
     if old != canonical(record.content):  # a new address, not only a new ttl or comment
-        run.changes.append((w.type, w.name, old, canonical(record.content)))
+        run.changes.append(state.Change(w.name, w.type, w.zone, old, canonical(record.content)))
     run.save()
 
 
