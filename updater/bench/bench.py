@@ -31,6 +31,7 @@ from fakes.server import FakeCloudflare
 TOKEN = "test-token-0123456789abcdef"
 NAME = "home.example.com"
 IPS = ("81.2.69.160", "81.2.69.161")
+IP6 = "2a01:4f8:c0c:1::1"
 SDK = ("cloudflare", "httpx", "pydantic")
 BASELINE = [sys.executable, "-c", "import ssl, http.client, json, tomllib"]
 
@@ -153,6 +154,36 @@ class Bench:
         return case
 
 
+class MultiZone(Bench):
+    """Issue 12's record tables: two zones, per-record settings, an IPv6 host record (IPv4 and
+    IPv6 detected: two source requests). Records: A and AAAA at home.example.com and at
+    blog.example.org, AAAA at nas.example.com (the detected prefix + ::1234)."""
+
+    NAMES = (NAME, "blog.example.org", "nas.example.com")
+
+    def __init__(self, fake: FakeCloudflare, tmp: Path) -> None:
+        super().__init__(fake, tmp)
+        fake.add_zone("example.org")
+        fake.set_ip(ipv6=IP6)
+        self.state = tmp / "state-multi.json"
+        self.config = tmp / "config-multi.toml"
+        self.config.write_text(
+            (tmp / "config.toml").read_text()
+            .replace(f'records = ["{NAME}"]',
+                     f'records = ["{NAME}", {{ name = "blog.example.org", zone = "example.org", '
+                     'ttl = 300, comment = "blog" }, { name = "nas.example.com", '
+                     'ipv6_host_id = "::1234" }]')
+            .replace(str(tmp / "state.json"), str(self.state))
+            + f'\n[ipv6]\nenabled = true\nsources = [{{ type = "http", url = "{fake.url}/ip6" '
+              "}]\n")
+        self.argv = [*command(), "--config", str(self.config), "update"]
+
+    def drop_records(self) -> None:
+        for name in self.NAMES:
+            for r in self.fake.records(name=name):
+                self.fake.delete_record(r["id"])
+
+
 class Https:
     """The same warm install, asking a loopback HTTPS trace (throwaway CA in $SSL_CERT_DIR):
     the production hot path with certificate verification. Skipped without `openssl`."""
@@ -233,17 +264,25 @@ def main() -> int:
                                 runs, lambda: (bench.forget(), bench.skew_record())))
         cases.append(bench.case("cold cache, record missing",
                                 runs, lambda: (bench.forget(), bench.drop_records())))
+        multi = MultiZone(fake, Path(tmp))
+        multi.update()  # warm
+        cases.append(multi.case("no change, warm cache, 2 zones, record tables, host record",
+                                runs, lambda: None))
+        cases.append(multi.case("IP changed, warm cache, 2 zones", runs, multi.flip_ip))
+        cases.append(multi.case("cold cache, 2 zones, 5 records missing",
+                                runs, lambda: (multi.forget(), multi.drop_records())))
     return report(cases, runs)
 
 
 def report(cases: list[Case], runs: int) -> int:
     base_cpu = cases[0].median("cpu_ms")
 
-    def no_change(c: Case) -> tuple[bool, str]:
+    def no_change(c: Case, sources: int = 1) -> tuple[bool, str]:
         ratio = c.median("cpu_ms") / base_cpu
-        met = (ratio <= 1.5 and c.median("rss_mb") <= 25 and c.median("source") == 1
+        met = (ratio <= 1.5 and c.median("rss_mb") <= 25 and c.median("source") == sources
                and c.median("api") == 0 and not c.sdk)
-        return met, (f"CPU <= 1.5x baseline ({ratio:.2f}x), RSS <= 25 MB, 1 source request, "
+        asked = "1 source request" if sources == 1 else f"{sources} source requests (IPv4, IPv6)"
+        return met, (f"CPU <= 1.5x baseline ({ratio:.2f}x), RSS <= 25 MB, {asked}, "
                      "0 API, no SDK import")
 
     targets: dict[str, Callable[[Case], tuple[bool, str]]] = {
@@ -257,6 +296,14 @@ def report(cases: list[Case], runs: int) -> int:
                                                 "<= 3 API requests (zone, list, patch)"),
         "cold cache, record missing": lambda c: (max(s.api for s in c.samples) <= 3,
                                                  "<= 3 API requests (zone, list, create)"),
+        "no change, warm cache, 2 zones, record tables, host record":
+            lambda c: no_change(c, sources=2),
+        # one list per name whose A changed (home, blog) and one PATCH each
+        "IP changed, warm cache, 2 zones": lambda c: (max(s.api for s in c.samples) == 4,
+                                                      "exactly 4 API requests (2 x list, PATCH)"),
+        "cold cache, 2 zones, 5 records missing": lambda c: (
+            max(s.api for s in c.samples) == 10,
+            "exactly 10 API requests (2 zone lookups, 3 lists, 5 creates)"),
     }
     print(f"pi-ddns benchmark: medians of {runs} runs, {sys.executable} "
           f"(Python {sys.version.split()[0]})\n")

@@ -71,6 +71,7 @@ class _Run:
         self.timings: list[tuple[int, str, float]] = []  # (IP version, source, seconds)
         self.api_requests = 0
         self.outcome: tuple[int, str, state.LastRun | None] | None = None  # set by _finish
+        self.proof: tuple[float, bool] | None = None  # propagation (seconds, confirmed)
 
     def save(self) -> None:
         if self.dry_run:
@@ -155,6 +156,8 @@ def _finish(run: _Run, code: int, message: str) -> None:
     if state.to_json(st) != run.snapshot:
         run.save()
     _ping(run.cfg, code, message)
+    if run.changes and run.cfg.propagation.enabled:  # after the writes; never without one
+        run.proof = _propagate(run)
     if run.cfg.metrics_dir is not None:  # under the lock: each run adds to the last's counters
         _metrics(run, code, run.cfg.metrics_dir)
 
@@ -170,7 +173,32 @@ def _metrics(run: _Run, code: int, directory: Path) -> None:
             ages.append((r.type, r.name, age))
     metrics.write(directory, metrics.Run(
         run.now, time.monotonic() - run.started, code, len(run.changes), run.api_requests,
-        run.timings, ages))
+        run.timings, ages, run.proof))
+
+
+def _propagate(run: _Run) -> tuple[float, bool] | None:
+    """Ask the zones' authoritative nameservers for what this run wrote (propagate.py): one
+    line per record; whatever happens, the run's outcome stays its own."""
+    from pi_ddns import propagate
+
+    targets = []
+    for c in {(c.name, c.type): c for c in run.changes}.values():
+        cached = run.st.records.get(f"{c.type} {c.name}")
+        if cached is not None and cached.proxied:
+            report.info(f"{c.name} {c.type}: propagation not checked: a proxied record is "
+                        "answered with Cloudflare's addresses")
+            continue
+        zone = run.st.zones.get(c.zone)
+        targets.append(propagate.Target(c.name, c.type, c.new, zone.name_servers if zone else ()))
+    if not targets:
+        return None
+    p = run.cfg.propagation
+    try:
+        outcome = propagate.prove(targets, p.port, p.wait, run.deadline)
+    except Exception as e:  # noqa: BLE001 - the check never changes the run's outcome
+        report.warning(f"propagation check: {type(e).__name__}; the update is not affected")
+        return None
+    return outcome.seconds, outcome.confirmed
 
 
 def _event(previous: state.LastRun | None, code: int, changed: bool,
