@@ -21,6 +21,7 @@ RECORD, RECORD2 = SETTINGS["fake_record"], SETTINGS["fake_record2"]
 HOST_RECORD, HOST_ID = SETTINGS["fake_host_record"], SETTINGS["fake_host_id"]
 FIRST_IPV6 = SETTINGS["fake_ipv6"]
 NEXT_IPV6 = "2a01:4f8:c0c:2::1"  # the home's new prefix: 2a01:4f8:c0c:2::/64
+THIRD_IPV4 = "81.2.69.162"  # and a new IPv4 address (test_default.py moved it to .161)
 
 
 def _host_address(address: str) -> str:
@@ -87,7 +88,7 @@ def test_the_zones_nameservers_are_the_fakes_address(host: Any, fake: Fake) -> N
     assert [z["name_servers"] for z in zones] == [[_fake_host(host)]] * 2
 
 
-# --- a new prefix: the host record follows, and the change is proven at the nameserver --------
+# --- new addresses: the host record follows, and the change is proven at the nameserver -------
 
 def _run_once(host: Any) -> None:
     """One run through systemd (a oneshot: `start` returns when it ended). A timer run in
@@ -101,54 +102,64 @@ def _run_once(host: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def prefix_change(host: Any, fake: Fake) -> dict[str, Any]:
-    """The home gets a new IPv6 prefix; one run follows it (the timer's or ours). What the fake's
-    nameserver was asked, and what the journal says, from that moment on."""
+def address_change(host: Any, fake: Fake) -> dict[str, Any]:
+    """The home gets a new IPv6 prefix and IPv4 address; one run follows them (the timer's or
+    ours). What the fake's nameserver was asked, and what the journal says, from then on."""
     since = int(host.check_output("date +%s")) - 1
     fake.clear_requests()
-    fake.call("PUT", "/_fake/ip", {"ipv6": NEXT_IPV6})
+    fake.call("PUT", "/_fake/ip", {"ipv4": THIRD_IPV4, "ipv6": NEXT_IPV6})
     _run_once(host)
     with host.sudo():
         journal = host.check_output(f"journalctl --no-pager -o cat -u {SERVICE} --since @{since}")
     return {"requests": fake.requests(), "journal": journal}
 
 
-def test_host_record_follows_the_new_prefix(fake: Fake, prefix_change: dict[str, Any]) -> None:
+def test_host_record_follows_the_new_prefix(fake: Fake, address_change: dict[str, Any]) -> None:
     assert _contents(fake, HOST_RECORD, "AAAA") == [_host_address(NEXT_IPV6)]
 
 
-def test_plain_aaaa_follows_the_new_address(fake: Fake, prefix_change: dict[str, Any]) -> None:
+def test_plain_aaaa_follows_the_new_address(fake: Fake, address_change: dict[str, Any]) -> None:
     assert _contents(fake, RECORD, "AAAA") == [NEXT_IPV6]
 
 
-@pytest.mark.parametrize("name", [HOST_RECORD, RECORD])
-def test_journal_says_the_change_propagated(prefix_change: dict[str, Any], name: str) -> None:
-    assert f"propagated {name} AAAA to 1/1 nameservers in " in prefix_change["journal"]
+def test_proxied_record_follows_the_new_address(fake: Fake, address_change: dict[str, Any]) -> None:
+    assert _contents(fake, RECORD2, "A") == [THIRD_IPV4]
 
 
-@pytest.mark.parametrize("name", [HOST_RECORD, RECORD])
-def test_the_nameserver_was_asked_by_the_pi(host: Any, prefix_change: dict[str, Any],
-                                            name: str) -> None:
-    asked = [q for q in prefix_change["requests"]["ns_queries"] if q["name"] == name]
+CHECKED = [(HOST_RECORD, "AAAA"), (RECORD, "AAAA"), (RECORD, "A")]
+
+
+@pytest.mark.parametrize(("name", "rtype"), CHECKED)
+def test_journal_says_the_change_propagated(address_change: dict[str, Any], name: str,
+                                            rtype: str) -> None:
+    assert f"propagated {name} {rtype} to 1/1 nameservers in " in address_change["journal"]
+
+
+@pytest.mark.parametrize(("name", "rtype"), CHECKED)
+def test_the_nameserver_was_asked_by_the_pi(host: Any, address_change: dict[str, Any], name: str,
+                                            rtype: str) -> None:
+    asked = [q for q in address_change["requests"]["ns_queries"]
+             if (q["name"], q["type"]) == (name, rtype)]
     address = str(host.backend.get_variables()["ansible_host"])
     assert asked
-    assert {(q["server"], q["client"][0]) for q in asked} == {(_fake_host(host), address)}
+    assert {(q["server"], q["client"][0], q["rd"]) for q in asked} == {
+        (_fake_host(host), address, False)}
 
 
-def test_unchanged_records_were_not_asked(prefix_change: dict[str, Any]) -> None:
-    """Only what changed is proven: the A records kept their content."""
-    asked = {q["name"] for q in prefix_change["requests"]["ns_queries"]}
-    assert RECORD2 not in asked
+def test_proxied_record_is_not_checked(address_change: dict[str, Any]) -> None:
+    """Cloudflare's nameservers answer a proxied record with Cloudflare's own addresses."""
+    assert f"{RECORD2} A: propagation not checked: a proxied record" in address_change["journal"]
+    assert RECORD2 not in {q["name"] for q in address_change["requests"]["ns_queries"]}
 
 
-def test_metrics_record_the_propagation(host: Any, prefix_change: dict[str, Any]) -> None:
+def test_metrics_record_the_propagation(host: Any, address_change: dict[str, Any]) -> None:
     lines = host.file("/run/pi-ddns/metrics/pi_ddns.prom").content_string.splitlines()
     assert "pi_ddns_propagation_confirmed 1" in lines
     assert any(ln.startswith("pi_ddns_propagation_seconds ") for ln in lines)
 
 
 def test_a_run_without_change_asks_no_nameserver(host: Any, fake: Fake,
-                                                 prefix_change: dict[str, Any]) -> None:
+                                                 address_change: dict[str, Any]) -> None:
     fake.clear_requests()
     _run_once(host)
     assert fake.requests()["ns_hits"] == 0
