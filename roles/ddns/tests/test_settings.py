@@ -91,6 +91,10 @@ STEPS: list[tuple[str, dict[str, object], dict[str, object]]] = [
     ("ttl 3600", {"ddns_proxied": False, "ddns_ttl": 3600}, {"ttl": 3600}),
     ("comment marker", {"ddns_comment_marker": "pi-ddns: molecule", "ddns_adopt": True},
      {"comment_has": "pi-ddns: molecule"}),
+    # Back to the scenario's marker. A record whose entry sets its own comment (the dict form,
+    # issue 12) is written "<marker> <comment>" whole, so the marker change left it without the
+    # old marker: taking it back needs adopt, as for any record without the marker.
+    ("comment marker back", {"ddns_adopt": True}, {"comment_has": "managed-by: pi-ddns"}),
 ]
 
 
