@@ -236,3 +236,44 @@ def test_property_any_id_and_length_is_a_key_error_or_exactly_prefix_plus_id(
     host = int(hostid.combine(detected, length, ident))
     assert host >> (128 - length) == int(detected) >> (128 - length)  # the prefix's bits
     assert host & ((1 << (128 - length)) - 1) == ident  # and the ID's bits, exactly
+
+
+# ---- any record table: a config or one error naming a key of that table ----------------------
+
+RECORD_KEYS = ["name", "zone", "type", "ttl", "proxied", "comment", "ipv6_host_id", "ipv6_mac",
+               "ipv6_prefix_length", "other"]
+table_values = (st.none() | st.booleans() | st.integers(-2, 200) | st.floats(allow_nan=True)
+                | st.sampled_from(["a.example.com", "example.org", "A", "AAAA", "::1", "::",
+                                   "2001:db8::1", "00:11:22:33:44:55", "0:1:2:3:4:5", "x y",
+                                   "*.example.com", "", " a", "é.example.com"])
+                | st.text(max_size=8) | st.lists(st.integers(), max_size=2))
+
+
+@given(st.dictionaries(st.sampled_from(RECORD_KEYS), table_values, max_size=6),
+       st.booleans(), st.booleans())
+def test_property_any_record_table_is_a_record_or_an_error_naming_its_key(
+        table: dict[str, object], top_zone: bool, ipv6: bool) -> None:
+    from conftest import toml_value
+
+    entries = {k: v for k, v in table.items() if v is not None}
+    try:
+        entry = toml_value(entries)
+    except TypeError:
+        return
+    text = (('zone = "example.com"\n' if top_zone else "") + f"records = [{entry}]\n"
+            + (V6 if ipv6 else ""))
+    try:
+        c = parse(text)
+    except ConfigError as e:
+        message = str(e)
+        assert message.startswith((f"{F}: records[0].", f"{F}: records[0]: ", f"{F}: invalid TOML",
+                                   f"{F}: zone: ")), message
+        assert "\n" not in message
+        return
+    assert c.records
+    for r in c.records:
+        assert r.name == r.zone or r.name.endswith("." + r.zone)
+        assert r.type in ("A", "AAAA")
+        assert r.host_id is None or (r.type == "AAAA" and r.host_id > 0
+                                     and not r.host_id >> (128 - r.prefix_length))
+        assert r.comment is None or (r.comment.startswith(MARKER + " ") and len(r.comment) <= 100)

@@ -123,6 +123,11 @@ def test_one_records_new_setting_warm_costs_one_list_and_one_patch(env: Env) -> 
     env.fake.clear_requests()
     assert env.run(["update"]).code == EX_OK
     assert env.fake.requests() == []
+    # the comment alone changes: the same cost, the new comment whole
+    write_records(env, [NAME, {"name": BLOG, "zone": ORG, "ttl": 600, "comment": "blog 2"}])
+    assert env.run(["update"]).code == EX_OK
+    assert env.calls() == ["GET list", "PATCH record"]
+    assert [r["comment"] for r in env.fake.records(name=BLOG)] == [f"{MARKER} blog 2"]
 
 
 def test_a_zone_added_to_a_warm_config_costs_only_its_own_lookup(env: Env) -> None:
@@ -323,3 +328,16 @@ def test_property_any_tables_over_several_zones(env: Env, records: list[dict[str
     again = env.run(["update"])
     assert again.code == EX_OK, again.err
     assert env.fake.requests() == []
+
+
+def test_a_dry_run_over_two_zones_plans_each_in_its_zone_and_writes_nothing(env: Env) -> None:
+    zones(env, ORG)
+    write_records(env, [NAME, {"name": BLOG, "zone": ORG, "ttl": 300}])
+    result = env.run(["update", "--dry-run"])
+    assert result.code == EX_OK, result.err
+    assert result.out.splitlines() == [f"would have created A {NAME} {IP1}",
+                                       f"would have created A {BLOG} {IP1}"]
+    assert env.calls() == ["GET zones", "GET list", "GET zones", "GET list"]
+    assert_each_request_in_its_zone(env)
+    assert env.fake.records() == []
+    assert not env.state_path.exists()
