@@ -201,3 +201,34 @@ def test_source_urls_lose_their_path_and_query() -> None:
         "trace 2606:4700:4700::1111"
     assert metrics.source_name("interface eth0") == "interface eth0"
 
+
+
+def test_propagation_series_follow_the_last_checked_change(env: Env) -> None:
+    """pi_ddns_propagation_{seconds,confirmed}: absent before any check, written by a change's
+    check, kept through no-change and failed runs, replaced by the next change's."""
+    (env.tmp / "metrics").mkdir()
+    assert env.fake.ns is not None
+    env.write_config(metrics_dir=str(env.tmp / "metrics"),
+                     propagation={"enabled": False, "port": env.fake.ns_port})
+    assert env.run(["update"]).code == 0
+    assert not [k for k in read(env) if k[0].startswith("pi_ddns_propagation")]
+    env.write_config(metrics_dir=str(env.tmp / "metrics"),
+                     propagation={"enabled": True, "wait": 1.0, "port": env.fake.ns_port})
+    env.fake.set_ip(ipv4=IP2)
+    assert env.run(["update"]).code == 0
+    s = plain(read(env))
+    assert s["pi_ddns_propagation_confirmed"] == 1
+    assert 0 <= s["pi_ddns_propagation_seconds"] < 1
+    assert env.run(["update"]).code == 0  # no change
+    env.fake.set_echo("/ip", status=503)
+    assert env.run(["update"]).code == EX_UNAVAILABLE
+    kept = plain(read(env))
+    assert (kept["pi_ddns_propagation_confirmed"], kept["pi_ddns_propagation_seconds"]) == (
+        1, s["pi_ddns_propagation_seconds"])
+    env.fake.clear_echo()
+    env.fake.ns.configure(stale=True)
+    env.fake.set_ip(ipv4=IP1)
+    assert env.run(["update"]).code == 0
+    s = plain(read(env))
+    assert s["pi_ddns_propagation_confirmed"] == 0
+    assert 0.4 <= s["pi_ddns_propagation_seconds"] <= 1.1  # its last answer came at ~0.5 s

@@ -73,12 +73,15 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 def test_node_exporter_serves_the_series(env: Env, exporter: tuple[str, Path]) -> None:
     url, directory = exporter
-    env.write_config(metrics_dir=str(directory))
+    env.write_config(metrics_dir=str(directory),
+                     propagation={"enabled": True, "port": env.fake.ns_port})
     assert env.run(["update"]).code == 0
     env.fake.set_ip(ipv4=IP2)
     assert env.run(["update"]).code == 0
     s = scrape(url)
     assert s[("node_textfile_scrape_error", ())] == 0
+    assert s[("pi_ddns_propagation_confirmed", ())] == 1  # the fake's nameserver has it
+    assert ("pi_ddns_propagation_seconds", ()) in s
     assert ("pi_ddns_detection_seconds", (("family", "ipv4"), ("source", "http 127.0.0.1"))) in s
     env.fake.set_echo("/ip", status=503)  # a failed detection: no detection series
     assert env.run(["update"]).code == EX_UNAVAILABLE

@@ -263,3 +263,32 @@ def test_name_servers_is_in_the_real_zone_schema() -> None:
     assert field["items"]["format"] == "hostname"
     listed = spec["paths"]["/zones"]["get"]["responses"]["200"]
     assert "zones_zone" in json.dumps(listed)
+
+
+def test_one_line_per_record(penv: Env) -> None:
+    vpn = "vpn.example.com"
+    penv.write_config(metrics_dir=str(penv.tmp / "metrics"), records=[NAME, vpn],
+                      propagation=propagation(penv))
+    result = penv.run(["update"])
+    assert result.code == 0
+    lines = [line for line in result.lines if "propagated" in line]
+    assert [line.split(" to ")[0] for line in lines] == [
+        f"pi-ddns: info: propagated {NAME} A", f"pi-ddns: info: propagated {vpn} A"]
+    assert sorted(q[1] for q in questions(penv)) == [NAME, NAME, vpn, vpn]
+
+
+def test_a_state_without_nameservers_checks_nothing_and_says_so(penv: Env) -> None:
+    """A state file from before (version 1) knows the zone's id but not its nameservers."""
+    assert penv.run(["update"]).code == 0
+    data = penv.state()
+    data["zones"]["example.com"]["name_servers"] = []
+    penv.state_path.write_text(json.dumps(data))
+    penv.fake.set_ip(ipv4=IP2)
+    penv.fake.clear_requests()
+    result = penv.run(["update"])
+    assert result.code == 0
+    assert result.lines[0] == (f"pi-ddns: info: {NAME} A: propagation not checked: the zone's "
+                               "nameservers are not known yet (the next zone lookup fills them "
+                               "in)")
+    assert penv.fake.ns_hits == 0
+    assert proof(penv)["pi_ddns_propagation_confirmed"] == 0

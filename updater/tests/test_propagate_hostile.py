@@ -241,3 +241,20 @@ def test_a_server_that_is_not_the_zones_is_given_up_at_once(
     assert not outcome.confirmed
     assert capsys.readouterr().err.endswith(f"not yet on 1/2 nameservers after "
                                             f"{outcome.seconds:.1f}s: 127.0.0.1 {said}\n")
+
+
+@pytest.mark.parametrize(("wait", "rounds"), [(0, 1), (1, 2), (2, 3), (3.5, 3)])
+def test_rounds_start_1_and_2_s_apart_with_a_last_look_before_the_end(
+        hostile: Hostile, capsys: pytest.CaptureFixture[str], wait: float, rounds: int) -> None:
+    """A stale server is asked at 0, 1, 3, 7, ... s, the last time 0.5 s before the wait
+    ends (1 s: at 0 and 0.5; 2 s: at 0, 1 and 1.5; 3.5 s: at 0, 1 and 3); `wait = 0` is one
+    round (answers awaited 1 s)."""
+    hostile.reset([[("stale",)], [("stale",)]], "A")
+    start = time.monotonic()
+    outcome = propagate.prove([propagate.Target(NAME, "A", NEW["A"], SERVERS)], hostile.port,
+                              wait, start + 60)
+    assert hostile.counts == [rounds, rounds]
+    last = max(wait - 0.5, 0)  # when the last round starts
+    assert last <= outcome.seconds <= last + SLACK
+    assert not outcome.confirmed
+    assert f"127.0.0.1 answers {OLD['A']}" in capsys.readouterr().err

@@ -9,9 +9,9 @@ the record's zone directly until it answers with the new content, or the wait en
   an answer counts only for the id, name, type and class asked.
 - In rounds: each record not yet confirmed is asked of each server not yet confirmed, all at
   once. Rounds start 1 s apart, then 2 s, then every 4 s, and a last one half a second before
-  the wait ends (`[propagation] wait`; never past the run's run_timeout deadline). A server that refuses (no DNS server on
-  that port, or REFUSED), or answers without the AA flag (a resolver, not the zone's server),
-  is not asked again: it will not answer otherwise within the wait.
+  the wait ends (`[propagation] wait`; never past the run's run_timeout deadline). A server
+  that refuses (no DNS server on that port, or REFUSED), or answers without the AA flag (a
+  resolver, not the zone's server), is not asked again: it will not answer otherwise soon.
 - One line per record; a mismatch when the wait ends is a warning. Whatever the network
   answers, or does not, nothing here raises or changes the run's outcome.
 
@@ -79,7 +79,9 @@ def prove(targets: list[Target], port: int, wait: float, deadline: float, *,
     servers = sorted({ns for t in targets for ns in t.nameservers})
     where = _resolve(servers, port, min(limit, start + RESOLVE_TIMEOUT))
     asks = [_Ask(t, ns, where[ns]) for t in targets for ns in dict.fromkeys(t.nameservers)]
-    last = limit - interval / 2  # the last round starts here: a last look at the wait's end
+    # The last round starts half a round before the asking ends (a last look then); a wait
+    # shorter than that is one round.
+    last = max(min(deadline, start + wait) - interval / 2, start)
     while True:
         begun = time.monotonic()
         pending = [a for a in asks if a.at is None and not a.final]
