@@ -10,7 +10,10 @@ listener sees a contact: the play reaches it, past the check, and it fails unrea
 The bad values are generated from pi_ddns.settings.SETTINGS (every numeric setting the role
 maps, below its minimum or above its maximum, at a random distance) and from families of bad
 input the updater refuses (records outside the zone, bad zone names, bad URLs in every URL
-variable, bad address sources, tokens with a paste mistake). The seed is printed; set
+variable, bad address sources, tokens with a paste mistake, and records in the dict form of
+issue 12: unknown or odd keys, an interface ID with bits inside its prefix, a record outside its
+own zone, a bad zone, type, TTL or comment, no zone anywhere, each at a random index). A second
+control host carries the role README's example of the dict form: it must pass. The seed is printed; set
 DDNS_REFUSAL_SEED to replay one. Runs without a Pi: pytest roles/ddns/tests
 """
 
