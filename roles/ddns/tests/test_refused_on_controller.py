@@ -19,6 +19,7 @@ DDNS_REFUSAL_SEED to replay one. Runs without a Pi: pytest roles/ddns/tests
 
 from __future__ import annotations
 
+import datetime
 import ipaddress
 import json
 import os
@@ -192,7 +193,13 @@ def record_cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
 
     name = f"{_label(r)}.{zone}"
     bad_key = _bad_key(r)
-    at({"name": name, bad_key: r.choice([1, True, "x", [1]])}, f".{bad_key}")
+    # A key set to null is left out (else the TOML would not parse): the bad key is named.
+    at({"name": name, "proxied": None, bad_key: r.choice([1, True, "x", [1]])}, f".{bad_key}")
+    number = r.randint(0, 99)  # a key that YAML reads as an int
+    at({"name": name, number: "x"}, f".{number}")
+    # A YAML date (an unquoted 2024-01-01) goes through as its text, and the updater names it.
+    at({"name": name, "ttl": datetime.date(2000 + r.randint(0, 99), 1, 1)}, ".ttl")
+    at(None, "")
     host_id, length = _id_with_prefix_bits(r)
     at({"name": name, "ipv6_host_id": host_id, "ipv6_prefix_length": length},
        ".ipv6_host_id", ddns_ipv6_enabled=True)
