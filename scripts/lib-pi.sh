@@ -70,7 +70,7 @@ pi_up() {
     ok "$(on_pi 'echo "$(hostname): $(. /etc/os-release; echo "$PRETTY_NAME"), systemd $(systemctl is-system-running)"')"
 
     say "Starting the fake Cloudflare API + IP echo on $HOST_IP:$PORT (public IP: $FIRST_IP)"
-    (cd "$root" && exec python3 -m fakes --host "$HOST_IP" --port "$PORT" --dns-port 5353 \
+    (cd "$root" && exec python3 -m fakes --host "$HOST_IP" --port "$PORT" --dns-port 5353 --ns-port 5354 \
         --state-file "$tmp/fake-state.json" --ipv4 "$FIRST_IP" </dev/null >"$tmp/fake.json" 2>"$tmp/fake.log") &
     fake_pid=$!
     for _ in $(seq 1 50); do grep -q api_url "$tmp/fake.json" 2>/dev/null && break; sleep 0.2; done
@@ -106,6 +106,7 @@ ddns_cloudflare_allow_http: true   # the fake speaks plain http on the lab link
 ddns_ipv4_sources:
   - {type: trace, url: "$FAKE/cdn-cgi/trace"}
   - {type: http, url: "$FAKE/ip"}
+ddns_propagation_port: 5354   # the fake's nameserver for example.com (its name_servers: $HOST_IP)
 ddns_interval: 1min
 ddns_timer_randomized_delay: 0s
 ddns_timer_accuracy: 1s

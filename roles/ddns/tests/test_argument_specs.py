@@ -52,7 +52,9 @@ def test_same_optional_inputs() -> None:
 
 
 def test_required_inputs_are_the_documented_ones() -> None:
-    assert REQUIRED == ["ddns_cloudflare_api_token", "ddns_records", "ddns_zone"]
+    # ddns_zone is optional since records may name their zones (issue 12): check-config
+    # names a record that has none.
+    assert REQUIRED == ["ddns_cloudflare_api_token", "ddns_records"]
 
 
 @pytest.mark.parametrize("name", REQUIRED)
@@ -108,10 +110,22 @@ def test_default_has_the_spec_type(name: str) -> None:
 
 
 def _readme_blocks() -> list[str]:
-    """The ```yaml blocks of the README's "Role Variables" section."""
+    """The ```yaml blocks of the README's "Role Variables" section, but for examples of an
+    inventory file (a block whose first line names one: `# host_vars/PI.yml: ...`)."""
     text = (ROLE / "README.md").read_text()
     section = text.split("## Role Variables", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+    return [b for b in blocks if not re.match(r"# (host|group)_vars/", b)]
+
+
+def test_readme_inventory_examples_use_only_role_inputs() -> None:
+    """The examples set only inputs of the role (and no misspelled one)."""
+    text = (ROLE / "README.md").read_text()
+    section = text.split("## Role Variables", 1)[1].split("\n## ", 1)[0]
+    examples = [yaml.safe_load(b) for b in re.findall(r"```yaml\n(.*?)```", section, re.DOTALL)
+                if re.match(r"# (host|group)_vars/", b)]
+    assert examples
+    assert sorted({k for e in examples for k in e} - set(OPTIONS)) == []
 
 
 def test_readme_mirrors_the_defaults() -> None:

@@ -1,7 +1,8 @@
 """inventory.example as a fleet: every site uncommented, each Pi resolves its own settings.
 
-The example ships one Pi active and more sites commented out. Here a copy has every commented
-site turned on and its vaults filled in (distinct values, as a user would), and Ansible itself
+The example ships one Pi active and more sites (and records in the dict form) commented out.
+Here a copy has every commented site (and record) turned on and its vaults filled in (distinct
+values, as a user would), and Ansible itself
 (`ansible -m debug`, which contacts no host) resolves each Pi's variables: its own records, its
 site's zone and token through the vault indirection, the shared become password.
 """
@@ -35,6 +36,10 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]
     text = re.sub(r"(?m)^( {8})# (\S.*:)$", r"\1\2", hosts.read_text())
     text = re.sub(r"(?m)^( {8})#( {2,}\S.*:)$", r"\1\2", text)
     hosts.write_text(text)
+    # "  # - name: ..." and its "  #   key: ..." lines: the commented dict-form records.
+    for host_vars in inv.glob("host_vars/*.yml"):
+        host_vars.write_text(re.sub(r"(?m)^  # (- name: \S+|  [a-z0-9_]+: \S.*)$", r"  \1",
+                                    host_vars.read_text()))
     for vault in inv.glob("group_vars/*/vault.yml"):
         site = vault.parent.name
         vault.write_text(re.sub(r"(?m)^(vault_\w+): CHANGE_ME$", rf"\1: {site}-\1", vault.read_text()))
@@ -60,10 +65,18 @@ def test_each_pi_has_its_own_records_inside_its_zone(fleet: dict[str, dict[str, 
     seen: set[str] = set()
     for host, v in fleet.items():
         assert v["ddns_records"], host
-        for name in v["ddns_records"]:
-            assert name == v["ddns_zone"] or name.endswith("." + v["ddns_zone"]), (host, name)
+        for entry in v["ddns_records"]:
+            # A name, or a dict with its own settings (and maybe its own zone).
+            name, zone = ((entry["name"], entry.get("zone", v["ddns_zone"]))
+                          if isinstance(entry, dict) else (entry, v["ddns_zone"]))
+            assert name == zone or name.endswith("." + zone), (host, name)
             assert name not in seen, f"{name} is kept by two Pis"
             seen.add(name)
+
+
+def test_the_example_shows_the_dict_form(fleet: dict[str, dict[str, Any]]) -> None:
+    dicts = [e for v in fleet.values() for e in v["ddns_records"] if isinstance(e, dict)]
+    assert {"zone", "proxied", "ttl", "comment", "ipv6_host_id"} <= {k for e in dicts for k in e}
 
 
 def test_the_token_comes_from_the_vault_of_the_pis_site(fleet: dict[str, dict[str, Any]]) -> None:

@@ -27,6 +27,7 @@ from pi_ddns.settings import SETTINGS  # noqa: E402 - from this checkout's updat
 
 # Role variable -> the config key it is rendered into (templates/config.toml.j2).
 MAPPED = {
+    "ddns_zone": "zone",
     "ddns_comment_marker": "comment_marker",
     "ddns_adopt": "adopt",
     "ddns_ttl": "ttl",
@@ -45,6 +46,9 @@ MAPPED = {
     "ddns_notify_ntfy_url": "notify.ntfy_url",
     "ddns_notify_kuma_url": "notify.kuma_url",
     "ddns_notify_timeout": "notify.timeout",
+    "ddns_propagation_enabled": "propagation.enabled",
+    "ddns_propagation_wait": "propagation.wait",
+    "ddns_propagation_port": "propagation.port",
 }
 # Where the role chooses otherwise than the updater, on purpose (and why).
 ROLE_CHOICES = {
@@ -52,11 +56,11 @@ ROLE_CHOICES = {
     # the unit's RuntimeDirectory=.
     "ddns_metrics_dir": "/run/pi-ddns/metrics",
 }
-# Config keys the role sets from required inputs or its own paths, not from a default; and
-# a key inside each entry of ddns_ipv4_sources / ddns_ipv6_sources (SETTINGS holds scalars:
-# the lists themselves, records, sources and notify.events, are the role's inputs as given).
-ROLE_SET = {"zone", "state_file", "token_file", "notify.ntfy_token_file",
-            "ipv4.sources[].port", "ipv6.sources[].port"}
+# Config keys the role sets from its own paths, not from a default; and a key inside each
+# entry of ddns_records / ddns_ipv4_sources / ddns_ipv6_sources (SETTINGS holds scalars: the
+# lists themselves, records, sources and notify.events, are the role's inputs as given).
+ROLE_SET = {"state_file", "token_file", "notify.ntfy_token_file",
+            "ipv4.sources[].port", "ipv6.sources[].port", "records[].ipv6_prefix_length"}
 # argument_specs type -> the Python types a setting's default may have.
 TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,), "float": (float,), "bool": (bool,), "str": (str,), "list": (list, tuple),

@@ -10,12 +10,17 @@ listener sees a contact: the play reaches it, past the check, and it fails unrea
 The bad values are generated from pi_ddns.settings.SETTINGS (every numeric setting the role
 maps, below its minimum or above its maximum, at a random distance) and from families of bad
 input the updater refuses (records outside the zone, bad zone names, bad URLs in every URL
-variable, bad address sources, tokens with a paste mistake). The seed is printed; set
+variable, bad address sources, tokens with a paste mistake, and records in the dict form of
+issue 12: unknown or odd keys, an interface ID with bits inside its prefix, a record outside its
+own zone, a bad zone, type, TTL or comment, no zone anywhere, each at a random index). A second
+control host carries the role README's example of the dict form: it must pass. The seed is printed; set
 DDNS_REFUSAL_SEED to replay one. Runs without a Pi: pytest roles/ddns/tests
 """
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import json
 import os
 import random
@@ -46,6 +51,21 @@ GOOD: dict[str, Any] = {
     "ddns_records": ["home.example.com"],
     "ddns_cloudflare_api_token": "0123456789abcdefghijABCDEFGHIJ_-klmnopqr",
 }
+
+
+def _readme_example() -> dict[str, Any]:
+    """The role README's inventory example of records in the dict form (several zones,
+    per-record settings, IPv6 host records)."""
+    text = (REPO / "roles" / "ddns" / "README.md").read_text()
+    blocks = re.findall(r"```yaml\n(# host_vars/.*?)```", text, re.DOTALL)
+    assert len(blocks) == 1
+    example: dict[str, Any] = yaml.safe_load(blocks[0])
+    assert any(isinstance(e, dict) for e in example["ddns_records"])
+    return example
+
+
+# Hosts with good settings: the play must get past the check and contact them.
+CONTROLS: dict[str, dict[str, Any]] = {"control-good": {}, "control-dicts": _readme_example()}
 NUMERIC = sorted(n for n, k in MAPPED.items() if SETTINGS[k].kind in (int, float)
                  and SETTINGS[k].minimum is not None)
 URL_VARS = ["ddns_cloudflare_api_url", "ddns_healthcheck_url", "ddns_notify_webhook_url",
@@ -120,6 +140,7 @@ def cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
     out.append(({"ddns_records": [f"example.com.{_label(r)}.net"]}, "records[0]"))
     out.append(({"ddns_zone": r.choice([_label(r), f"{_label(r)}..com", "192.0.2.1",
                                         f"*.{_label(r)}.com"])}, "zone"))
+    out.extend(record_cases(r))
     for name in URL_VARS:
         out.append(({name: r.choice(BAD_URLS)(r), "ddns_cloudflare_allow_http": False},
                     MAPPED[name]))
@@ -132,6 +153,74 @@ def cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
                 "ipv4.sources[0].address"))
     for make in r.sample(BAD_TOKENS, 4):
         out.append(({"ddns_cloudflare_api_token": make(r)}, "token"))
+    return out
+
+
+RECORD_KEYS = {"name", "zone", "type", "ttl", "proxied", "comment", "ipv6_host_id", "ipv6_mac",
+               "ipv6_prefix_length"}
+MARKER = "managed-by: pi-ddns"
+
+
+def _bad_key(r: random.Random) -> str:
+    """A key no record table takes: a made-up one, a near miss, or one with odd characters."""
+    near = ["TTL", "Name", "proxy", "ipv6_hostid", "ipv6-host-id", "prefix_length", "types",
+            "comments", "zones", "ipv6_suffix", "hostid6"]
+    key = r.choice([_label(r) + "_x", r.choice(near), f"{_label(r)} {_label(r)}",
+                    f"{_label(r)}.{_label(r)}"])
+    assert key not in RECORD_KEYS
+    return key
+
+
+def _id_with_prefix_bits(r: random.Random) -> tuple[str, int]:
+    """An interface ID (as an address) with a bit set inside a random prefix length."""
+    length = r.randint(1, 127)
+    inside = 1 << (127 - r.randint(0, length - 1))
+    host = r.getrandbits(128 - length)
+    return str(ipaddress.IPv6Address(inside | host)), length
+
+
+def record_cases(r: random.Random) -> list[tuple[dict[str, Any], str]]:
+    """Records in the dict form (issue 12) that check-config refuses, at a random index among
+    good entries: each names the entry and its key, never a Jinja error of the template."""
+    zone = f"{_label(r)}.example.com"
+    out: list[tuple[dict[str, Any], str]] = []
+
+    def at(bad: Any, key: str, **extra: Any) -> None:
+        good = [f"{_label(r)}{i}.{zone}" for i in range(r.randint(0, 2))]
+        i = r.randint(0, len(good))
+        out.append(({"ddns_zone": zone, "ddns_records": [*good[:i], bad, *good[i:]], **extra},
+                    f"records[{i}]{key}"))
+
+    name = f"{_label(r)}.{zone}"
+    bad_key = _bad_key(r)
+    # A key set to null is left out (else the TOML would not parse): the bad key is named.
+    at({"name": name, "proxied": None, bad_key: r.choice([1, True, "x", [1]])}, f".{bad_key}")
+    number = r.randint(0, 99)  # a key that YAML reads as an int
+    at({"name": name, number: "x"}, f".{number}")
+    # A YAML date (an unquoted 2024-01-01) goes through as its text, and the updater names it.
+    at({"name": name, "ttl": datetime.date(2000 + r.randint(0, 99), 1, 1)}, ".ttl")
+    at(None, "")
+    host_id, length = _id_with_prefix_bits(r)
+    at({"name": name, "ipv6_host_id": host_id, "ipv6_prefix_length": length},
+       ".ipv6_host_id", ddns_ipv6_enabled=True)
+    length = r.randint(65, 127)  # the EUI-64 ID fills the last 64 bits: its top bit is set
+    mac = ":".join([f"{0x80 | r.getrandbits(7):02x}"] + [f"{r.getrandbits(8):02x}" for _ in range(5)])
+    at({"name": name, "ipv6_mac": mac, "ipv6_prefix_length": length}, ".ipv6_mac",
+       ddns_ipv6_enabled=True)
+    other = f"{_label(r)}.org"
+    at({"name": f"{_label(r)}.{_label(r)}.net", "zone": other}, ".name")
+    at({"name": f"{_label(r)}.{zone}", "zone": r.choice([_label(r), f"*.{other}", "192.0.2.1"])},
+       ".zone")
+    at({"name": name, "comment": "c" * r.randint(101 - len(MARKER) - 1, 300)}, ".comment")
+    at({"name": name, "ttl": r.choice([0, r.randint(2, 59), 86401, "300", 1.5])}, ".ttl")
+    at({"name": name, "type": r.choice(["CNAME", "a", "TXT", "AAAA "])}, ".type")
+    at({"name": name, "ipv6_host_id": "::" + f"{r.randint(1, 0xffff):x}", "type": "A"}, ".type",
+       ddns_ipv6_enabled=True)
+    at({"name": r.choice([{"a": 1}, [name], 7])}, ".name")
+    at(r.choice([7, [name], True]), "")
+    # A record table with no zone anywhere: the updater names it.
+    out.append(({"ddns_zone": None, "ddns_records": [{"name": name}]}, "records[0].zone"))
+    out.append(({"ddns_zone": None, "ddns_records": [name]}, "zone"))
     return out
 
 
@@ -161,8 +250,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     batch = cases(random.Random(seed))  # noqa: S311 - test data, replayable by its seed
     hosts: dict[str, dict[str, Any]] = {}
     listeners: dict[str, Listener] = {}
-    for i, (extra, _) in enumerate([({}, ""), *batch]):
-        name = "control-good" if i == 0 else f"bad-{i:02d}"
+    named = list(CONTROLS.items())
+    named += [(f"bad-{i:02d}", extra) for i, (extra, _) in enumerate(batch, start=1)]
+    for name, extra in named:
         listeners[name] = Listener()
         hosts[name] = {"ansible_host": "127.0.0.1", "ansible_port": listeners[name].port,
                        **GOOD, **extra}
@@ -194,10 +284,12 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         listener.sock.close()
 
 
-def test_the_control_host_is_contacted(run: dict[str, Any]) -> None:
-    """The detector works: a host with good settings gets past the check and is contacted."""
-    assert run["listeners"]["control-good"].contacts > 0, run["result"].stdout[-3000:]
-    assert "unreachable=1" in run["recap"]["control-good"]
+@pytest.mark.parametrize("name", sorted(CONTROLS))
+def test_the_control_host_is_contacted(run: dict[str, Any], name: str) -> None:
+    """The detector works: a host with good settings gets past the check and is contacted
+    (control-dicts: the role README's example of records in the dict form is good)."""
+    assert run["listeners"][name].contacts > 0, run["result"].stdout[-3000:]
+    assert "unreachable=1" in run["recap"][name]
 
 
 def test_every_bad_host_is_refused_with_the_updaters_message(run: dict[str, Any]) -> None:
@@ -216,9 +308,9 @@ def test_every_bad_host_is_refused_with_the_updaters_message(run: dict[str, Any]
 
 
 def test_no_bad_host_was_contacted(run: dict[str, Any]) -> None:
-    touched = [n for n, lst in run["listeners"].items() if n != "control-good" and lst.contacts]
+    touched = [n for n, lst in run["listeners"].items() if n not in CONTROLS and lst.contacts]
     unreachable = [n for n, line in run["recap"].items() if "unreachable=0" not in line
-                   and n != "control-good"]
+                   and n not in CONTROLS]
     assert (touched, unreachable) == ([], [])
 
 
