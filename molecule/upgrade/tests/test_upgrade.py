@@ -1,12 +1,13 @@
 """Upgrades without a gap (side_effect.yml): release N (a venv directory), N+1 (migrated to a
 versioned venv behind the /opt/pi-ddns/venv symlink), a broken N+1' and N+2, converged while
-pi-ddns.service was started every 0.3 s; then the rollback by hand."""
+pi-ddns.service was started every 0.3 s; then the rollback by hand and N+2 again."""
 
 from __future__ import annotations
 
 import collections
 import hashlib
 import json
+import re
 from typing import Any
 
 import pytest
@@ -17,8 +18,6 @@ from appliance_checks import (  # noqa: F401 - shared checks, collected here
     test_timer_enabled,
 )
 from ddns_testlib import ephemeral_dir
-
-STEPS = ("legacy", "next", "next-again", "broken", "last")
 
 
 def step(name: str) -> dict[str, Any]:
@@ -37,6 +36,14 @@ def runs(entries: list[dict[str, Any]]) -> collections.Counter[str]:
     """How the service's start jobs ended (systemd's JOB_RESULT: done, failed, ...)."""
     return collections.Counter(e["JOB_RESULT"] for e in entries
                                if e.get("JOB_TYPE") == "start" and "JOB_RESULT" in e)
+
+
+def switch(stdout: str) -> dict[str, Any]:
+    """The switch task's result (install_venv.yml), from the play's -v output."""
+    m = re.search(r'"stdout": "(\{\\"current.*?\})"', stdout)
+    assert m, "no switch in this run"
+    result: dict[str, Any] = json.loads(json.loads(f'"{m.group(1)}"'))
+    return result
 
 
 def recap_changed(stdout: str) -> int:
@@ -59,6 +66,14 @@ def test_n_plus_1_migrated_the_directory_and_switched() -> None:
     migrated = [v for v in nxt["venvs"] if v.endswith(".migrated")]
     assert len(migrated) == 1, nxt["venvs"]
     assert sorted(nxt["venvs"]) == sorted([migrated[0], nxt["link"].removeprefix("venvs/")])
+
+
+def test_the_directory_and_the_symlink_swapped_places_atomically() -> None:
+    """renameat2(RENAME_EXCHANGE): no moment without /opt/pi-ddns/venv (not two renames)."""
+    result = switch(step("next")["stdout"])
+    print(f"migration: {result}")
+    assert result["switch"] == "exchange"
+    assert result["previous"].endswith(".migrated")
 
 
 def test_the_upgrade_was_tried_before_the_switch() -> None:
@@ -110,7 +125,7 @@ def test_only_the_current_and_the_previous_venv_remain() -> None:
     assert sorted(last["venvs"]) == sorted(x.removeprefix("venvs/") for x in (nxt["link"], last["link"]))
 
 
-@pytest.mark.parametrize("name", ["next", "broken", "last"])
+@pytest.mark.parametrize("name", ["next", "broken", "last", "forward"])
 def test_the_service_ran_during_each_converge(host: Any, name: str) -> None:
     s = step(name)
     ended = runs(journal_entries(host, "pi-ddns.service", s["since"], s["until"]))
@@ -118,8 +133,8 @@ def test_the_service_ran_during_each_converge(host: Any, name: str) -> None:
     assert ended["done"] >= 10
 
 
-def test_no_run_failed_from_release_n_to_n_plus_2(host: Any) -> None:
-    since, until = step("legacy")["until"], step("last")["until"]
+def test_no_run_failed_from_release_n_to_the_end(host: Any) -> None:
+    since, until = step("legacy")["until"], step("forward")["until"]
     entries = journal_entries(host, "pi-ddns.service", since, until)
     ended = runs(entries)
     print(f"{sum(ended.values())} runs in {until - since} s: {dict(ended)}")
@@ -130,16 +145,34 @@ def test_no_run_failed_from_release_n_to_n_plus_2(host: Any) -> None:
 
 
 def test_the_runs_saw_each_switch(host: Any) -> None:
-    """The loop logs the venv each run is about to use: release N's directory, then N+1, then N+2."""
-    since, until = step("legacy")["until"] - 1, step("last")["until"]
+    """The loop logs the venv each run is about to use: release N's directory, N+1, N+2, N+1 (the
+    rollback), N+2."""
+    since, until = step("legacy")["until"] - 1, step("forward")["until"]
     seen = [e["MESSAGE"].removeprefix("hammer: venv -> ")
             for e in journal_entries(host, "pi-ddns-hammer.service", since, until)
             if str(e.get("MESSAGE", "")).startswith("hammer: venv -> ")]
     order = [v for i, v in enumerate(seen) if i == 0 or v != seen[i - 1]]
-    assert order == ["directory", step("next")["link"], step("last")["link"]]
+    nxt, last = step("next")["link"], step("last")["link"]
+    assert order == ["directory", nxt, last, nxt, last]
 
 
 def test_rollback_by_hand_returns_to_the_previous_version() -> None:
     rollback = json.loads((ephemeral_dir() / "upgrade-rollback.json").read_text())
     assert rollback["link"] == step("next")["link"]
     assert rollback["version"] == "pi-ddns 99.0.1"
+
+
+def test_the_next_run_switches_forward_reusing_the_venv() -> None:
+    forward, last = step("forward"), step("last")
+    assert forward["rc"] == 0
+    assert forward["link"] == last["link"]
+    assert forward["version"] == "pi-ddns 99.0.3"
+    assert "Dry-run the updater" in forward["stdout"]
+    assert "Install the wheelhouse offline" not in forward["stdout"]
+    assert switch(forward["stdout"])["removed"] == []
+
+
+def test_each_venv_on_disk(sudo_host: Any) -> None:
+    """A figure: what a kept version costs on the card."""
+    print(sudo_host.check_output("du -sk /opt/pi-ddns/venvs/* /opt/pi-ddns/wheelhouse"))
+    assert len(sudo_host.file("/opt/pi-ddns/venvs").listdir()) == 2
