@@ -176,3 +176,8 @@ def test_each_venv_on_disk(sudo_host: Any) -> None:
     """A figure: what a kept version costs on the card."""
     print(sudo_host.check_output("du -sk /opt/pi-ddns/venvs/* /opt/pi-ddns/wheelhouse"))
     assert len(sudo_host.file("/opt/pi-ddns/venvs").listdir()) == 2
+
+
+def test_no_trial_left_its_directory(sudo_host: Any) -> None:
+    """Each version's trial (and the broken one's) removed its private directory and token copy."""
+    assert sudo_host.run("ls -d /run/pi-ddns-trial.*").stdout == ""
