@@ -7,9 +7,10 @@
 #                                      CHANGELOG.md for galaxy.yml's version (a release commit's step)
 #
 # What goes in: the files git tracks (plus new, not ignored ones), filtered by galaxy.yml's
-# build_ignore, and roles/ddns/files/wheelhouse/: the locked pure-Python wheels and the pi_ddns
-# wheel, built here by updater/wheelhouse.sh (pip needs PyPI for this build only). A controller that
-# installs the tarball needs no package index: the role copies these very wheels to the Pi.
+# build_ignore, and roles/ddns/files/wheelhouse.tar: the locked pure-Python wheels and the pi_ddns
+# wheel (their manifest beside it, files/wheelhouse/requirements.txt), built here by
+# updater/wheelhouse.sh (pip needs PyPI for this build only). A controller that installs the
+# tarball needs no package index: the role copies these very wheels to the Pi.
 #
 # Same commit, same bytes: every file's mtime is the commit's time, the entries are sorted, owners
 # are root, FILES.json lists files in sorted order and gzip's header carries no time or name.
@@ -36,10 +37,12 @@ build() {
         | while IFS= read -r -d '' f; do if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi; done \
         | tar --null -T - -cf - | tar -xf - -C "$stage"
     PYTHON=$py bash updater/wheelhouse.sh "$stage/roles/ddns/files/wheelhouse" >&2
-    # The role ships a build as one tar beside its files (tasks/wheelhouse.yml); the build
-    # cache itself stays out of the release.
+    # The role ships a build as one tar (tasks/wheelhouse.yml), so the wheels go in once: the tar,
+    # and beside it the directory with the manifest alone (the role reads its hash; its presence
+    # tells the role that a release ships the wheelhouse). The build cache stays out too.
     mv "$stage"/roles/ddns/files/wheelhouse.builds/*.tar "$stage/roles/ddns/files/wheelhouse.tar"
     rm -rf "$stage/roles/ddns/files/wheelhouse.builds"
+    find "$stage/roles/ddns/files/wheelhouse" -type f ! -name requirements.txt -delete
     mkdir -p "$out"
     tarball=$out/pi_ddns-appliance-$(version).tar.gz
     ansible-galaxy collection build --force --output-path "$stage.build" "$stage" >&2

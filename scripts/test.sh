@@ -10,7 +10,8 @@
 #             the role on ansible-core 2.14 and 2.21 (scripts/controller-matrix.sh)
 #   molecule  every Molecule scenario (default, reprovision, check, absent, preflight) on a
 #             booted Debian "Pi" of each suite (bookworm, trixie), and collection (the release
-#             installed into a user's own repo) on trixie: the matrix, PI_JOBS runs at once
+#             installed into a user's own repo) and upgrade (N to N+1 while the service runs)
+#             on trixie: the matrix, PI_JOBS runs at once
 #
 #   scripts/test.sh                          everything
 #   scripts/test.sh lint unit                some groups
@@ -22,11 +23,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-SCENARIOS=(default reprovision check absent preflight collection)
+SCENARIOS=(default reprovision check absent preflight collection upgrade)
 SUITES=(bookworm trixie)      # Raspberry Pi OS 12 for existing Pis, 13 as flashed today
 # Scenarios that run on one suite only. collection proves packaging and the install paths on the
 # controller; what the role does per suite, the other scenarios prove on both.
-declare -A ONE_SUITE=([collection]=trixie)
+declare -A ONE_SUITE=([collection]=trixie [upgrade]=trixie)
 suites_of() { if [ -n "${ONE_SUITE[$1]:-}" ]; then echo "${ONE_SUITE[$1]}"; else echo "${SUITES[@]}"; fi; }
 PI_JOBS=${PI_JOBS:-2}
 

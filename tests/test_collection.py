@@ -196,3 +196,21 @@ def test_release_manifest_repack_is_self_consistent(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert (installed / "ansible_collections/pi_ddns/appliance/roles/ddns/tasks/main.yml").is_file()
+
+
+def test_the_release_ships_the_wheels_once(tmp_path: Path) -> None:
+    """make release: the wheels only inside roles/ddns/files/wheelhouse.tar (the role unpacks that
+    on the Pi), beside it the manifest alone, which the role reads and hashes."""
+    subprocess.run([str(ROOT / "scripts/release.sh"), str(tmp_path)], check=True, capture_output=True)
+    (tarball,) = tmp_path.glob("*.tar.gz")
+    with tarfile.open(tarball) as tar:
+        names = tar.getnames()
+        inner = tar.extractfile("roles/ddns/files/wheelhouse.tar")
+        assert inner is not None
+        with tarfile.open(fileobj=inner) as wheelhouse:
+            shipped = wheelhouse.getnames()
+    assert [n for n in names if n.endswith(".whl")] == []
+    assert [n for n in names if n.startswith("roles/ddns/files/wheelhouse/")] == [
+        "roles/ddns/files/wheelhouse/requirements.txt"]
+    assert "requirements.txt" in shipped
+    assert any(n.startswith("pi_ddns-") and n.endswith(".whl") for n in shipped)

@@ -40,7 +40,7 @@ def test_user_has_no_home(host: Any) -> None:
     ("/etc/pi-ddns", "root", "ddns", 0o750),
     ("/etc/pi-ddns/config.toml", "root", "ddns", 0o640),
     ("/etc/pi-ddns/cloudflare-token", "root", "root", 0o600),
-    ("/opt/pi-ddns/venv", "root", "root", 0o755),
+    ("/opt/pi-ddns/venv/", "root", "root", 0o755),   # the current venv, through its symlink
     ("/opt/pi-ddns/venv/bin/pi-ddns", "root", "root", 0o755),
     ("/var/lib/pi-ddns", "ddns", "ddns", 0o700),
     ("/var/lib/pi-ddns/state.json", "ddns", "ddns", 0o600),
