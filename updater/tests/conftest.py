@@ -202,3 +202,16 @@ def _reset_report() -> Iterator[None]:
     report._Setup.secrets = ()
     report._Setup.journal = False
     report._Setup.level = report.INFO
+
+
+# Runs main() and prints the imported module names on stdout.
+PROBE = ("import json, sys\nfrom pi_ddns.cli import main\ncode = main(sys.argv[1:])\n"
+         "print(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
+
+
+def probe(env: Env, *args: str) -> tuple[int, set[str], str]:
+    done = subprocess.run([sys.executable, "-c", PROBE, "--config", str(env.config_path), *args],
+                          capture_output=True, text=True, timeout=60, check=False,
+                          env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"})
+    modules = set(json.loads(done.stdout.splitlines()[-1])) if done.stdout else set()
+    return done.returncode, modules, done.stderr

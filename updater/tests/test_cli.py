@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -12,23 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import IP1, IP2, NAME, TOKEN, Env
+from conftest import IP1, IP2, NAME, TOKEN, Env, probe
 from pi_ddns import __version__, cli
 from pi_ddns.errors import EX_NOPERM, EX_SOFTWARE, EX_TEMPFAIL, EX_UNAVAILABLE, EX_USAGE
 
 SDK = ("cloudflare", "httpx", "pydantic")
-
-# Runs main() and prints the imported module names on stdout.
-PROBE = ("import json, sys\nfrom pi_ddns.cli import main\ncode = main(sys.argv[1:])\n"
-         "print(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
-
-
-def probe(env: Env, *args: str) -> tuple[int, set[str], str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, "--config", str(env.config_path), *args],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"})
-    modules = set(json.loads(done.stdout.splitlines()[-1])) if done.stdout else set()
-    return done.returncode, modules, done.stderr
 
 
 def test_no_change_run_imports_no_sdk_and_makes_no_api_call(env: Env) -> None:

@@ -10,10 +10,7 @@ fake); the wait ends with run_timeout. The metrics carry the time and the verdic
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,14 +20,11 @@ import pytest
 from fakes.openapi import find_spec
 from fakes.server import FakeCloudflare
 
-from conftest import IP1, IP2, IP3, NAME, Env
+from conftest import IP1, IP2, IP3, NAME, Env, probe
 from pi_ddns import metrics
 from pi_ddns.errors import EX_CONFIG
 
 SERVERS = ("127.0.0.1", "127.0.0.2")
-# Runs main() and prints the imported module names on stdout (as test_cli's probe).
-PROBE = ("import json, sys\nfrom pi_ddns.cli import main\ncode = main(sys.argv[1:])\n"
-         "print(json.dumps(sorted(sys.modules)))\nsys.exit(code)\n")
 PROPAGATED = re.compile(rf"pi-ddns: info: propagated {re.escape(NAME)} A to 2/2 nameservers "
                         r"in (\d+\.\d)s\Z")
 
@@ -67,14 +61,6 @@ def ns(env: Env) -> Any:
 def questions(env: Env) -> list[tuple[str, str, str, bool]]:
     """(server, name, type, rd) of every question the fake's nameserver got."""
     return [(q["server"], q["name"], q["type"], q["rd"]) for q in ns(env).queries]
-
-
-def probe(env: Env, *args: str) -> tuple[int, set[str], str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, "--config", str(env.config_path), *args],
-                          capture_output=True, text=True, timeout=60, check=False,
-                          env={k: v for k, v in os.environ.items() if k != "JOURNAL_STREAM"})
-    modules = set(json.loads(done.stdout.splitlines()[-1])) if done.stdout else set()
-    return done.returncode, modules, done.stderr
 
 
 def proof(env: Env) -> dict[str, float]:
