@@ -24,7 +24,7 @@ import cloudflare
 import httpx
 from cloudflare._types import RequestOptions
 
-from pi_ddns import errors, report
+from pi_ddns import dnsquery, errors, report
 from pi_ddns.decide import Record, RecordId, Zone, ZoneId, same_address
 from pi_ddns.state import canonical_name, has_marker
 
@@ -415,8 +415,6 @@ class CloudflareApi:
         return report.safe(text, 200)
 
 
-_NS_NAME = re.compile(r"([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}"
-                      r"[a-z0-9_])?\Z")
 _MAX_NS = 16
 
 
@@ -431,7 +429,7 @@ def _name_servers(value: object) -> tuple[str, ...]:
         try:
             name = str(ipaddress.ip_address(name))
         except ValueError:
-            if not _NS_NAME.match(name):
+            if not dnsquery.is_host_name(name):
                 continue
         if name not in out:
             out.append(name)

@@ -303,10 +303,12 @@ class _Table:
             raise self.error(name, f"must be a table, not {_kind(value)}")
         return _Table(self.file, f"{self.key(name)}.", value)
 
-    def done(self) -> None:
+    def done(self, accepts: str | None = None) -> None:
+        """Refuse a key no reader used; `accepts` lists the keys the table takes."""
         unknown = sorted(set(self.data) - self.used)
         if unknown:
-            raise self.error(unknown[0], "unknown key")
+            raise self.error(unknown[0], f"unknown key (a record table takes {accepts})"
+                             if accepts else "unknown key")
 
 
 def _kind(value: object) -> str:
@@ -616,10 +618,7 @@ def _record_table(t: _Table, zone: str | None, marker: str,
         types = (rtype,)
     else:
         types = tuple(f.rtype for f in families if f.enabled)
-    unknown = sorted(set(t.data) - t.used)
-    if unknown:
-        raise t.error(unknown[0], f"unknown key (a record table takes {_RECORD_KEYS})")
-    t.done()
+    t.done(accepts=_RECORD_KEYS)
     return [RecordConfig(name, r, zone, ttl, proxied, comment, host_id, length) for r in types]
 
 

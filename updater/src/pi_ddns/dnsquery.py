@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import socket
 import struct
 import time
@@ -19,6 +20,14 @@ from pi_ddns.errors import SourceError
 TYPES = {"A": 1, "AAAA": 28, "TXT": 16}
 CLASSES = {"IN": 1, "CH": 3}
 RCODES = {1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
+# A host name (LDH labels, an optional final dot), as a zone lists its nameservers.
+_HOST_NAME = re.compile(r"(?=.{1,253}\.?\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
+                        r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?\Z", re.IGNORECASE)
+
+
+def is_host_name(text: str) -> bool:
+    """A name fit to ask the system resolver for (cfapi keeps only such nameservers)."""
+    return bool(_HOST_NAME.fullmatch(text))
 
 
 def encode_name(name: str) -> bytes:

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 import selectors
 import socket
 import threading
@@ -35,8 +34,6 @@ from pi_ddns.errors import SourceError
 FIRST_INTERVAL = 1.0  # seconds from one round of questions to the next, doubling ...
 MAX_INTERVAL = 4.0  # ... up to this
 RESOLVE_TIMEOUT = 5.0  # the cap on the system resolver, per run (also within the wait)
-_HOST = re.compile(r"(?=.{1,253}\.?\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*"
-                   r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.?\Z", re.IGNORECASE)
 
 Where = tuple[int, Any]  # (address family, socket address)
 
@@ -140,7 +137,7 @@ def _resolve(names: list[str], port: int, until: float) -> dict[str, Where | str
         try:
             ip = ipaddress.ip_address(name)
         except ValueError:
-            if _HOST.fullmatch(name):
+            if dnsquery.is_host_name(name):
                 threads.append(threading.Thread(target=lookup, args=(name,), daemon=True))
                 threads[-1].start()
             else:

@@ -15,7 +15,7 @@ from pi_ddns import report, state
 from pi_ddns.config import Address, Config
 from pi_ddns.detect import detect
 from pi_ddns.errors import EX_DATAERR, EX_TEMPFAIL, DetectionError
-from pi_ddns.update import in_sync, wanted
+from pi_ddns.update import wanted
 
 
 def status(cfg: Config, *, as_json: bool) -> int:
@@ -84,9 +84,8 @@ def _records(cfg: Config, st: state.State, detected: dict[str, Address]
             continue  # its family was not detected, or its address is refused (in `bad`)
         if c is None:
             stale.append(f"{r.key} is not known, detected {content}")
-        elif not in_sync(st, r, content, cfg.comment_marker):
-            diff = state.differences(c, content, r.ttl, r.proxied, cfg.comment_marker,
-                                     r.comment)
+        elif diff := state.differences(c, content, r.ttl, r.proxied, cfg.comment_marker,
+                                       r.comment):
             stale.append(f"{r.key} " + ", ".join(diff))
     return records, stale, bad
 
